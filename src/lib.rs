@@ -1,4 +1,102 @@
 //! copy-image: copy an Alibaba Cloud ECS custom image to another region.
+//!
+//! ```text
+//! argv ─ clap ─▶ Cli ─ CopyImageRequest::try_from ─▶ validated request   (exit 2, nothing sent)
+//! environment ─ credentials::Chain ─▶ Credentials                       (exit 3)
+//! EcsClient: request.to_params() + common params ─ sign::v1 ─ HTTP ─▶ ImageId | error (4, 5)
+//! output: the ImageId alone on stdout; messages on stderr
+//! ```
 
+pub mod cli;
+pub mod client;
+pub mod credentials;
+pub mod endpoint;
+pub mod env;
+pub mod error;
 pub mod model;
+pub mod output;
+pub mod request;
 pub mod sign;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::client::EcsClient;
+use crate::credentials::Chain;
+use crate::endpoint::Endpoint;
+use crate::env::Env;
+use crate::error::{Error, Exit, UsageError};
+use crate::output::Report;
+use crate::request::CopyImageRequest;
+
+/// The whole program: parse `args`, run, print the result or one error, return the exit code.
+pub fn main_with(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    env: &Env,
+) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    match run(&cli, env) {
+        Ok(report) => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(report.render(cli.output).as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Ok(()) => Exit::Success.into(),
+                Err(e) => {
+                    eprintln!(
+                        "error: the copy {} was started, but writing its ImageId to stdout failed: {e}",
+                        report.image_id
+                    );
+                    Exit::Internal.into()
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit().into()
+        }
+    }
+}
+
+/// Validates, finds credentials, and starts the copy.
+pub fn run(cli: &Cli, env: &Env) -> Result<Report, Error> {
+    let request = CopyImageRequest::try_from(cli)?;
+    let endpoint = cli
+        .endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            Endpoint::parse_override(e).map_err(|rule| UsageError::Invalid {
+                flag: "--endpoint",
+                value: e.to_owned(),
+                rule,
+            })
+        })
+        .transpose()?;
+    let credentials = Chain::default_chain().resolve(env)?;
+    let client = EcsClient::new(credentials, endpoint)?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    let response = runtime.block_on(client.copy_image(&request))?;
+    Ok(Report {
+        image_id: response.image_id,
+        request_id: response.request_id,
+        source_region_id: request.source_region_id.to_string(),
+        destination_region_id: request.destination_region_id.to_string(),
+    })
+}

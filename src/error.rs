@@ -1,0 +1,225 @@
+//! The one error type of a run. Its variants are the user's categories; [`Error::exit_code`]
+//! is the one place they map to exit codes.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use crate::credentials::CredentialsError;
+use crate::model::Rule;
+
+/// Exit codes, documented in `--help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Success = 0,
+    Internal = 1,
+    Usage = 2,
+    Credentials = 3,
+    Rejected = 4,
+    Unavailable = 5,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Bad input found before anything is sent.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UsageError {
+    #[error("invalid value '{}' for {flag}: {rule}", value.escape_debug())]
+    Invalid {
+        flag: &'static str,
+        value: String,
+        rule: Rule,
+    },
+    #[error("{flag} is required: {hint}")]
+    Missing {
+        flag: &'static str,
+        hint: &'static str,
+    },
+}
+
+/// An error answer from the API: always Code, Message and RequestId.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub action: &'static str,
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+    pub host_id: Option<String>,
+    pub recommend: Option<String>,
+}
+
+impl ApiError {
+    /// Whether the service, rather than the request, is at fault: 5xx or throttling. Those
+    /// exit 5 (try again later); everything else exits 4 (fix the request).
+    pub fn is_service_side(&self) -> bool {
+        self.status >= 500
+            || self.code.contains("Throttling")
+            || self.code.starts_with("ServiceUnavailable")
+            || self.code == "InternalError"
+    }
+
+    /// What to do next, for the codes whose remedy is known.
+    fn hint(&self) -> Option<&'static str> {
+        Some(match self.code.as_str() {
+            "SignatureDoesNotMatch" => {
+                "the AccessKey secret does not match the AccessKey id: check ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+            }
+            "InvalidAccessKeyId.NotFound" | "InvalidAccessKeyId.Inactive" => {
+                "the AccessKey id is unknown or disabled: check ALIBABA_CLOUD_ACCESS_KEY_ID"
+            }
+            "InvalidTimeStamp.Expired" | "IllegalTimestamp" => {
+                "the local clock is probably wrong: synchronize it (e.g. with NTP) and retry"
+            }
+            "InvalidImageId.NotFound" => {
+                "check the image id and that --source-region is the region the image is in"
+            }
+            "IncorrectImageStatus" => "only an Available custom image can be copied",
+            "InvalidImageName.Duplicated" => {
+                "an image with this name already exists in the destination region: choose another --destination-image-name"
+            }
+            "IncorrectDestinationRegion" => "the destination region must differ from the source region",
+            "Forbidden.RAM" | "Forbidden" | "Forbbiden" => {
+                "the RAM identity lacks permission: it needs ecs:CopyImage on the source image"
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed: the service answered HTTP {}\n  Code:      {}\n  Message:   {}\n  RequestId: {}",
+            self.action, self.status, self.code, self.message, self.request_id
+        )?;
+        if let Some(host) = &self.host_id {
+            write!(f, "\n  HostId:    {host}")?;
+        }
+        if let Some(url) = &self.recommend {
+            write!(f, "\n  Recommend: {url}")?;
+        }
+        if let Some(hint) = self.hint() {
+            write!(f, "\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The request did not get an answer: DNS, connect, TLS, reset, time-out.
+    #[error("{action} could not reach {endpoint}: {detail}")]
+    Transport {
+        action: &'static str,
+        endpoint: String,
+        detail: String,
+    },
+    /// An answer that is not what the API documents (e.g. an HTML page from a proxy).
+    #[error("{action}: unexpected answer from {endpoint} (HTTP {status}): {problem}; body starts: {excerpt}")]
+    UnexpectedResponse {
+        action: &'static str,
+        endpoint: String,
+        status: u16,
+        problem: String,
+        excerpt: String,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Usage(_) => Exit::Usage,
+            Error::Credentials(_) => Exit::Credentials,
+            Error::Api(api) if api.is_service_side() => Exit::Unavailable,
+            Error::Api(_) => Exit::Rejected,
+            Error::Transport { .. } => Exit::Unavailable,
+            Error::UnexpectedResponse { status, .. } if (400..500).contains(status) => {
+                Exit::Rejected
+            }
+            Error::UnexpectedResponse { .. } => Exit::Unavailable,
+            Error::Internal(_) => Exit::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str) -> Error {
+        Error::Api(Box::new(ApiError {
+            action: "CopyImage",
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: "r".into(),
+            host_id: None,
+            recommend: None,
+        }))
+    }
+
+    #[test]
+    fn api_errors_split_between_rejected_and_unavailable() {
+        assert_eq!(api(404, "InvalidImageId.NotFound").exit(), Exit::Rejected);
+        assert_eq!(api(400, "SignatureDoesNotMatch").exit(), Exit::Rejected);
+        assert_eq!(api(403, "Forbidden.RAM").exit(), Exit::Rejected);
+        assert_eq!(api(400, "Throttling").exit(), Exit::Unavailable);
+        assert_eq!(api(400, "Throttling.User").exit(), Exit::Unavailable);
+        assert_eq!(api(503, "ServiceUnavailable").exit(), Exit::Unavailable);
+        assert_eq!(api(500, "InternalError").exit(), Exit::Unavailable);
+    }
+
+    #[test]
+    fn api_error_shows_code_message_request_id() {
+        let text = api(404, "InvalidImageId.NotFound").to_string();
+        assert!(
+            text.contains("Code:      InvalidImageId.NotFound"),
+            "{text}"
+        );
+        assert!(text.contains("Message:   m"), "{text}");
+        assert!(text.contains("RequestId: r"), "{text}");
+        assert!(text.contains("hint: check the image id"), "{text}");
+    }
+
+    #[test]
+    fn exit_codes_are_the_documented_numbers() {
+        let codes = [
+            (Exit::Success, 0),
+            (Exit::Internal, 1),
+            (Exit::Usage, 2),
+            (Exit::Credentials, 3),
+            (Exit::Rejected, 4),
+            (Exit::Unavailable, 5),
+        ];
+        for (exit, n) in codes {
+            assert_eq!(exit as u8, n);
+        }
+    }
+
+    #[test]
+    fn usage_error_names_flag_value_and_rule() {
+        let e = UsageError::Invalid {
+            flag: "--image-id",
+            value: "bad\nvalue".into(),
+            rule: Rule("must be good".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid value 'bad\\nvalue' for --image-id: must be good"
+        );
+    }
+}
