@@ -1,0 +1,1394 @@
+//! Tests of the ECS emulator itself: its signer against Alibaba's published
+//! examples, and its HTTP behaviour driven by raw HTTP/1.1 requests.
+
+mod emulator;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use emulator::signature::{
+    canonicalized_query, parse_pairs, percent_decode, percent_encode, sign, signed_query,
+    string_to_sign,
+};
+use emulator::{
+    Config, Emulator, ACCESS_KEY_ID, ACCESS_KEY_SECRET, CREATING_IMAGE_ID, SOURCE_IMAGE_ID,
+    SOURCE_REGION, STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET, STS_SECURITY_TOKEN,
+};
+use serde_json::Value;
+
+const ALL_STATUSES: &str = "Creating,Waiting,Available,UnAvailable,CreateFailed";
+
+// ------------------------------------------------------------------ signer
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn signer_reproduces_published_describe_regions_example() {
+    // Deliberately not in sorted order: the signer must sort.
+    let params = owned(&[
+        ("Timestamp", "2016-02-23T12:46:24Z"),
+        ("Format", "XML"),
+        ("AccessKeyId", "testid"),
+        ("Action", "DescribeRegions"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureNonce", "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf"),
+        ("Version", "2014-05-26"),
+        ("SignatureVersion", "1.0"),
+    ]);
+    assert_eq!(
+        canonicalized_query(&params),
+        "AccessKeyId=testid&Action=DescribeRegions&Format=XML&SignatureMethod=HMAC-SHA1\
+         &SignatureNonce=3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf&SignatureVersion=1.0\
+         &Timestamp=2016-02-23T12%3A46%3A24Z&Version=2014-05-26"
+    );
+    assert_eq!(
+        string_to_sign("GET", &params),
+        "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML\
+         %26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf\
+         %26SignatureVersion%3D1.0%26Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26"
+    );
+    assert_eq!(
+        sign("GET", &params, "testsecret"),
+        "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+    );
+    assert_eq!(
+        sign("POST", &params, "testsecret"),
+        "MxbnVAM4w6sft9xjVpe/GCKueuk="
+    );
+    // The signature goes into the URL percent-encoded.
+    assert!(signed_query("GET", &params, "testsecret")
+        .ends_with("&Signature=OLeaidS1JvxuMvnyHOwuJ%2BuX5qY%3D"));
+    // A `Signature` parameter already present is not signed.
+    let mut with_signature = params.clone();
+    with_signature.push(("Signature".to_string(), "whatever".to_string()));
+    assert_eq!(
+        sign("GET", &with_signature, "testsecret"),
+        "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+    );
+}
+
+#[test]
+fn signer_reproduces_published_describe_dedicated_hosts_example() {
+    let params = owned(&[
+        ("AccessKeyId", "testid"),
+        ("Action", "DescribeDedicatedHosts"),
+        ("Format", "JSON"),
+        ("RegionId", "cn-beijing"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureNonce", "edb2b34af0af9a6d14deaf7c1a5315eb"),
+        ("SignatureVersion", "1.0"),
+        ("Timestamp", "2023-03-13T08:34:30Z"),
+        ("Version", "2014-05-26"),
+    ]);
+    assert_eq!(
+        canonicalized_query(&params),
+        "AccessKeyId=testid&Action=DescribeDedicatedHosts&Format=JSON&RegionId=cn-beijing\
+         &SignatureMethod=HMAC-SHA1&SignatureNonce=edb2b34af0af9a6d14deaf7c1a5315eb\
+         &SignatureVersion=1.0&Timestamp=2023-03-13T08%3A34%3A30Z&Version=2014-05-26"
+    );
+    assert_eq!(
+        string_to_sign("GET", &params),
+        "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeDedicatedHosts%26Format%3DJSON\
+         %26RegionId%3Dcn-beijing%26SignatureMethod%3DHMAC-SHA1\
+         %26SignatureNonce%3Dedb2b34af0af9a6d14deaf7c1a5315eb%26SignatureVersion%3D1.0\
+         %26Timestamp%3D2023-03-13T08%253A34%253A30Z%26Version%3D2014-05-26"
+    );
+    assert_eq!(
+        sign("GET", &params, "testsecret"),
+        "9NaGiOspFP5UPcwX8Iwt2YJXXuk="
+    );
+    assert_eq!(
+        sign("POST", &params, "testsecret"),
+        "ZvQ9xGiFnquSJRvj+WE6kdSpTwU="
+    );
+}
+
+#[test]
+fn percent_encoding_follows_the_alibaba_rules() {
+    assert_eq!(percent_encode("AZaz09-_.~"), "AZaz09-_.~");
+    assert_eq!(percent_encode(" "), "%20");
+    assert_eq!(percent_encode("*"), "%2A");
+    assert_eq!(percent_encode("/"), "%2F");
+    assert_eq!(percent_encode(":"), "%3A");
+    assert_eq!(percent_encode(","), "%2C");
+    assert_eq!(percent_encode("+="), "%2B%3D");
+    assert_eq!(percent_encode("é"), "%C3%A9");
+    assert_eq!(percent_encode("镜像"), "%E9%95%9C%E5%83%8F");
+
+    assert_eq!(percent_decode(b"a%20b+c%2Bd%7e").unwrap(), "a b c+d~");
+    assert_eq!(percent_decode(b"%C3%A9").unwrap(), "é");
+    assert!(percent_decode(b"%").is_err());
+    assert!(percent_decode(b"%4").is_err());
+    assert!(percent_decode(b"%G0").is_err());
+    assert!(
+        percent_decode(b"%FF%FE").is_err(),
+        "invalid UTF-8 must be refused"
+    );
+    assert_eq!(
+        parse_pairs(b"b=2&&a=&c&=z&d=x%3Dy").unwrap(),
+        owned(&[("b", "2"), ("a", ""), ("c", ""), ("d", "x=y")])
+    );
+}
+
+// ----------------------------------------------------------- raw HTTP client
+
+struct HttpAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpAnswer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The error Code, from a JSON or an XML answer.
+    fn code(&self) -> Option<String> {
+        if self.body.starts_with("<?xml") {
+            let start = self.body.find("<Code>")? + "<Code>".len();
+            let end = self.body.find("</Code>")?;
+            return self.body.get(start..end).map(str::to_string);
+        }
+        self.json()["Code"].as_str().map(str::to_string)
+    }
+
+    /// Checks status and Code; returns the JSON body (`Null` for XML).
+    #[track_caller]
+    fn assert_error(&self, status: u16, code: &str) -> Value {
+        assert_eq!(
+            (self.status, self.code().as_deref()),
+            (status, Some(code)),
+            "body: {}",
+            self.body
+        );
+        if self.body.starts_with("<?xml") {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+
+    #[track_caller]
+    fn assert_ok(&self) -> Value {
+        assert_eq!(self.status, 200, "body: {}", self.body);
+        let json = self.json();
+        assert!(json["RequestId"].is_string(), "no RequestId: {}", self.body);
+        json
+    }
+}
+
+/// Sends one request over a fresh connection (`Connection: close`).
+fn send_raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> HttpAnswer {
+    let mut stream = TcpStream::connect(addr).expect("connect to the emulator");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut request = head.as_bytes().to_vec();
+    request.extend_from_slice(body);
+    stream.write_all(&request).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpAnswer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn http(emu: &Emulator, method: &str, query: &str) -> HttpAnswer {
+    let head = format!(
+        "{method} /?{query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        emu.addr()
+    );
+    send_raw(emu.addr(), &head, b"")
+}
+
+fn http_form(emu: &Emulator, query: &str, body: &str) -> HttpAnswer {
+    let head = format!(
+        "POST /?{query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        emu.addr(),
+        body.len()
+    );
+    send_raw(emu.addr(), &head, body.as_bytes())
+}
+
+fn timestamp(offset: chrono::Duration) -> String {
+    (chrono::Utc::now() + offset)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Common parameters for `action` with a fresh nonce and the current time.
+fn common(action: &str, key_id: &str) -> Vec<(String, String)> {
+    owned(&[
+        ("AccessKeyId", key_id),
+        ("Action", action),
+        ("Format", "JSON"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureNonce", &uuid::Uuid::new_v4().simple().to_string()),
+        ("SignatureVersion", "1.0"),
+        ("Timestamp", &timestamp(chrono::Duration::zero())),
+        ("Version", "2014-05-26"),
+    ])
+}
+
+fn with(mut params: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    params.extend(owned(extra));
+    params
+}
+
+fn without(params: Vec<(String, String)>, name: &str) -> Vec<(String, String)> {
+    params.into_iter().filter(|(k, _)| k != name).collect()
+}
+
+/// A correctly signed call with the plain access key, sent with `method`.
+fn call_as(emu: &Emulator, method: &str, action: &str, extra: &[(&str, &str)]) -> HttpAnswer {
+    let params = with(common(action, ACCESS_KEY_ID), extra);
+    http(
+        emu,
+        method,
+        &signed_query(method, &params, ACCESS_KEY_SECRET),
+    )
+}
+
+fn call(emu: &Emulator, action: &str, extra: &[(&str, &str)]) -> HttpAnswer {
+    call_as(emu, "POST", action, extra)
+}
+
+fn copy(emu: &Emulator, extra: &[(&str, &str)]) -> HttpAnswer {
+    let base = [
+        ("RegionId", SOURCE_REGION),
+        ("ImageId", SOURCE_IMAGE_ID),
+        ("DestinationRegionId", "cn-shanghai"),
+    ];
+    // Later entries override earlier ones of the same name.
+    let mut params: Vec<(&str, &str)> = base
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .copied()
+        .collect();
+    params.extend(extra.iter().filter(|(_, v)| !v.is_empty()).copied());
+    call(emu, "CopyImage", &params)
+}
+
+fn copied_id(emu: &Emulator, extra: &[(&str, &str)]) -> String {
+    copy(emu, extra).assert_ok()["ImageId"]
+        .as_str()
+        .expect("an ImageId")
+        .to_string()
+}
+
+fn describe(emu: &Emulator, region: &str, extra: &[(&str, &str)]) -> Value {
+    let mut params = vec![("RegionId", region)];
+    params.extend_from_slice(extra);
+    call(emu, "DescribeImages", &params).assert_ok()
+}
+
+fn listed_ids(answer: &Value) -> Vec<String> {
+    answer["Images"]["Image"]
+        .as_array()
+        .expect("Images.Image[]")
+        .iter()
+        .map(|i| i["ImageId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn fast_config() -> Config {
+    Config {
+        queue_time: Duration::from_millis(200),
+        copy_time: Duration::from_millis(600),
+        ..Config::default()
+    }
+}
+
+fn slow_config() -> Config {
+    Config {
+        queue_time: Duration::from_secs(60),
+        copy_time: Duration::from_secs(60),
+        ..Config::default()
+    }
+}
+
+// ------------------------------------------------------------ authentication
+
+#[test]
+fn a_correctly_signed_request_is_accepted_and_recorded() {
+    let emu = Emulator::start();
+    let answer = call_as(
+        &emu,
+        "GET",
+        "DescribeImages",
+        &[("RegionId", SOURCE_REGION)],
+    );
+    let json = answer.assert_ok();
+    assert_eq!(listed_ids(&json), vec![SOURCE_IMAGE_ID.to_string()]);
+    assert_eq!(json["TotalCount"], 1);
+    assert_eq!(json["RegionId"], SOURCE_REGION);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    let date = answer.header("date").expect("a Date header");
+    assert!(date.ends_with(" GMT"), "{date}");
+
+    let request_id = json["RequestId"].as_str().unwrap();
+    assert_eq!(request_id.len(), 36);
+    assert_eq!(request_id, request_id.to_uppercase());
+
+    let recorded = emu.requests();
+    assert_eq!(recorded.len(), 1);
+    let r = &recorded[0];
+    assert_eq!(r.method, "GET");
+    assert_eq!(r.action(), Some("DescribeImages"));
+    assert_eq!(r.param("RegionId"), Some(SOURCE_REGION));
+    assert!(r.raw_query.contains("Signature="));
+    assert_eq!((r.status, r.code.as_deref()), (200, None));
+    assert!(r.headers.iter().any(|(k, _)| k == "host"));
+}
+
+#[test]
+fn a_flipped_signature_byte_is_refused_and_the_string_to_sign_echoed() {
+    let emu = Emulator::start();
+    let params = with(
+        common("DescribeImages", ACCESS_KEY_ID),
+        &[("RegionId", "cn-beijing")],
+    );
+    let mut signature = sign("POST", &params, ACCESS_KEY_SECRET).into_bytes();
+    signature[3] = if signature[3] == b'A' { b'B' } else { b'A' };
+    let query = format!(
+        "{}&Signature={}",
+        canonicalized_query(&params),
+        percent_encode(std::str::from_utf8(&signature).unwrap())
+    );
+    let json = http(&emu, "POST", &query).assert_error(400, "SignatureDoesNotMatch");
+    let message = json["Message"].as_str().unwrap();
+    let expected = format!(
+        "Specified signature is not matched with our calculation. server string to sign is:{}",
+        string_to_sign("POST", &params)
+    );
+    assert_eq!(message, expected);
+    assert_eq!(json["HostId"], "ecs.cn-beijing.aliyuncs.com");
+    assert_eq!(
+        json["Recommend"],
+        format!(
+            "https://api.aliyun.com/troubleshoot?q=SignatureDoesNotMatch&product=Ecs&requestId={}",
+            json["RequestId"].as_str().unwrap()
+        )
+    );
+    let recorded = emu.requests();
+    assert_eq!(recorded[0].code.as_deref(), Some("SignatureDoesNotMatch"));
+    assert_eq!(recorded[0].status, 400);
+}
+
+#[test]
+fn the_http_method_and_the_secret_are_part_of_the_signature() {
+    let emu = Emulator::start();
+    let params = with(
+        common("DescribeImages", ACCESS_KEY_ID),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    // Signed for GET, sent as POST.
+    http(
+        &emu,
+        "POST",
+        &signed_query("GET", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(400, "SignatureDoesNotMatch");
+    let params = with(
+        common("DescribeImages", ACCESS_KEY_ID),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    http(&emu, "POST", &signed_query("POST", &params, "wrong-secret"))
+        .assert_error(400, "SignatureDoesNotMatch");
+    // An unescaped '+' in the signature decodes to a space, as on ECS.
+    let params = owned(&[
+        ("AccessKeyId", ACCESS_KEY_ID),
+        ("Action", "DescribeImages"),
+        ("Format", "JSON"),
+        ("RegionId", SOURCE_REGION),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("Timestamp", &timestamp(chrono::Duration::zero())),
+        ("Version", "2014-05-26"),
+    ]);
+    let signature = (0..200)
+        .map(|i| {
+            let mut p = params.clone();
+            p.push((
+                "SignatureNonce".to_string(),
+                format!("plus-{i}-{}", uuid::Uuid::new_v4()),
+            ));
+            let s = sign("POST", &p, ACCESS_KEY_SECRET);
+            (p, s)
+        })
+        .find(|(_, s)| s.contains('+'))
+        .expect("one of 200 signatures contains a '+'");
+    let (p, s) = signature;
+    let query = format!("{}&Signature={s}", canonicalized_query(&p));
+    http(&emu, "POST", &query).assert_error(400, "SignatureDoesNotMatch");
+}
+
+#[test]
+fn form_body_parameters_are_signed_and_used() {
+    let emu = Emulator::start();
+    let query_params = common("DescribeImages", ACCESS_KEY_ID);
+    let body_params = owned(&[("RegionId", SOURCE_REGION), ("ImageName", "base image")]);
+    let mut all = query_params.clone();
+    all.extend(body_params.clone());
+    let query = format!(
+        "{}&Signature={}",
+        canonicalized_query(&query_params),
+        percent_encode(&sign("POST", &all, ACCESS_KEY_SECRET))
+    );
+    // "base image" does not match "base-image": the filter was applied.
+    let answer = http_form(&emu, &query, &canonicalized_query(&body_params));
+    let json = answer.assert_ok();
+    assert_eq!(json["TotalCount"], 0);
+    let recorded = &emu.requests()[0];
+    assert_eq!(recorded.param("ImageName"), Some("base image"));
+    assert_eq!(recorded.body, "ImageName=base%20image&RegionId=cn-hangzhou");
+
+    // The same body left out of the signature is refused.
+    let query_params = common("DescribeImages", ACCESS_KEY_ID);
+    let query = signed_query("POST", &query_params, ACCESS_KEY_SECRET);
+    http_form(&emu, &query, "RegionId=cn-hangzhou").assert_error(400, "SignatureDoesNotMatch");
+}
+
+#[test]
+fn a_reused_nonce_is_refused() {
+    let emu = Emulator::start();
+    let params = with(
+        common("DescribeImages", ACCESS_KEY_ID),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    let query = signed_query("POST", &params, ACCESS_KEY_SECRET);
+    http(&emu, "POST", &query).assert_ok();
+    let json = http(&emu, "POST", &query).assert_error(400, "SignatureNonceUsed");
+    assert_eq!(
+        json["Message"],
+        "Specified signature nonce was used already."
+    );
+    // A request with a bad signature does not use up its nonce.
+    let params = with(
+        common("DescribeImages", ACCESS_KEY_ID),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    http(&emu, "POST", &signed_query("POST", &params, "wrong"))
+        .assert_error(400, "SignatureDoesNotMatch");
+    http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_ok();
+}
+
+#[test]
+fn timestamps_must_be_well_formed_and_fresh() {
+    let emu = Emulator::start();
+    for offset in [chrono::Duration::hours(-1), chrono::Duration::hours(1)] {
+        let mut params = with(
+            common("DescribeImages", ACCESS_KEY_ID),
+            &[("RegionId", SOURCE_REGION)],
+        );
+        for (k, v) in params.iter_mut() {
+            if k == "Timestamp" {
+                *v = timestamp(offset);
+            }
+        }
+        let json = http(
+            &emu,
+            "POST",
+            &signed_query("POST", &params, ACCESS_KEY_SECRET),
+        )
+        .assert_error(400, "InvalidTimeStamp.Expired");
+        assert_eq!(
+            json["Message"],
+            "Specified time stamp or date value is expired."
+        );
+    }
+    // 5 minutes off is within the default 15 minutes.
+    let mut params = with(
+        common("DescribeImages", ACCESS_KEY_ID),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    for (k, v) in params.iter_mut() {
+        if k == "Timestamp" {
+            *v = timestamp(chrono::Duration::minutes(-5));
+        }
+    }
+    http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_ok();
+
+    for bad in [
+        "2024-01-02 03:04:05Z",
+        "2024-01-02T03:04:05",
+        "2024-01-02T03:04:05.000Z",
+        "2024-13-02T03:04:05Z",
+        "2024-02-30T03:04:05Z",
+        "1706151845",
+    ] {
+        let mut params = with(
+            common("DescribeImages", ACCESS_KEY_ID),
+            &[("RegionId", SOURCE_REGION)],
+        );
+        for (k, v) in params.iter_mut() {
+            if k == "Timestamp" {
+                *v = bad.to_string();
+            }
+        }
+        http(
+            &emu,
+            "POST",
+            &signed_query("POST", &params, ACCESS_KEY_SECRET),
+        )
+        .assert_error(400, "IllegalTimestamp");
+    }
+}
+
+#[test]
+fn an_unknown_access_key_is_refused() {
+    let emu = Emulator::start();
+    let params = with(
+        common("DescribeImages", "LTAI5tSomeoneElse"),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    let json = http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(404, "InvalidAccessKeyId.NotFound");
+    assert_eq!(json["Message"], "Specified access key is not found.");
+}
+
+#[test]
+fn sts_keys_need_their_security_token() {
+    let emu = Emulator::start();
+    let sts = |token: Option<&str>| {
+        let mut params = with(
+            common("DescribeImages", STS_ACCESS_KEY_ID),
+            &[("RegionId", SOURCE_REGION)],
+        );
+        if let Some(token) = token {
+            params.push(("SecurityToken".to_string(), token.to_string()));
+        }
+        http(
+            &emu,
+            "POST",
+            &signed_query("POST", &params, STS_ACCESS_KEY_SECRET),
+        )
+    };
+    sts(Some(STS_SECURITY_TOKEN)).assert_ok();
+    sts(None).assert_error(400, "MissingSecurityToken");
+    sts(Some("CAIS/another+token=="))
+        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+
+    let params = with(
+        common("DescribeImages", ACCESS_KEY_ID),
+        &[
+            ("RegionId", SOURCE_REGION),
+            ("SecurityToken", STS_SECURITY_TOKEN),
+        ],
+    );
+    http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(400, "InvalidSecurityToken.Malformed");
+    // The STS token must be signed like any parameter: a token appended
+    // after signing breaks the signature.
+    let params = with(
+        common("DescribeImages", STS_ACCESS_KEY_ID),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    let query = format!(
+        "{}&SecurityToken={}",
+        signed_query("POST", &params, STS_ACCESS_KEY_SECRET),
+        percent_encode(STS_SECURITY_TOKEN)
+    );
+    http(&emu, "POST", &query).assert_error(400, "SignatureDoesNotMatch");
+}
+
+#[test]
+fn common_parameters_are_checked_in_order() {
+    let emu = Emulator::start();
+    let base = || {
+        with(
+            common("DescribeImages", ACCESS_KEY_ID),
+            &[("RegionId", SOURCE_REGION)],
+        )
+    };
+    for name in [
+        "AccessKeyId",
+        "SignatureNonce",
+        "Timestamp",
+        "SignatureMethod",
+        "SignatureVersion",
+        "Version",
+        "Action",
+    ] {
+        let params = without(base(), name);
+        let json = http(
+            &emu,
+            "POST",
+            &signed_query("POST", &params, ACCESS_KEY_SECRET),
+        )
+        .assert_error(400, "MissingParameter");
+        assert_eq!(
+            json["Message"],
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+            )
+        );
+    }
+    http(&emu, "POST", &canonicalized_query(&base())).assert_error(400, "IncompleteSignature");
+
+    let replace = |name: &str, value: &str| {
+        let params: Vec<(String, String)> = base()
+            .into_iter()
+            .map(|(k, v)| {
+                if k == name {
+                    (k, value.to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        http(
+            &emu,
+            "POST",
+            &signed_query("POST", &params, ACCESS_KEY_SECRET),
+        )
+    };
+    let json = replace("SignatureMethod", "HMAC-SHA256").assert_error(400, "InvalidParameter");
+    assert!(json["Message"]
+        .as_str()
+        .unwrap()
+        .contains("SignatureMethod"));
+    let json = replace("SignatureVersion", "2.0").assert_error(400, "InvalidParameter");
+    assert!(json["Message"]
+        .as_str()
+        .unwrap()
+        .contains("SignatureVersion"));
+    replace("Version", "2016-03-14").assert_error(400, "InvalidVersion");
+    replace("Action", "DescribeRegionz").assert_error(404, "InvalidAction.NotFound");
+}
+
+#[test]
+fn without_format_json_the_answer_is_xml() {
+    let emu = Emulator::start();
+    let params = with(
+        without(common("CopyImage", ACCESS_KEY_ID), "Format"),
+        &[
+            ("RegionId", SOURCE_REGION),
+            ("ImageId", SOURCE_IMAGE_ID),
+            ("DestinationRegionId", "cn-beijing"),
+        ],
+    );
+    let answer = http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/xml;charset=utf-8")
+    );
+    let copies = emu.images_in("cn-beijing");
+    assert_eq!(copies.len(), 1);
+    assert!(
+        answer
+            .body
+            .starts_with("<?xml version='1.0' encoding='UTF-8'?><CopyImageResponse><RequestId>"),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.ends_with(&format!(
+        "<ImageId>{}</ImageId></CopyImageResponse>",
+        copies[0].image_id
+    )));
+
+    // Errors too, with Format=XML.
+    let params = with(
+        without(common("CopyImage", ACCESS_KEY_ID), "Format"),
+        &[("RegionId", SOURCE_REGION), ("Format", "XML")],
+    );
+    let answer = http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    );
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.body.contains("<Error><RequestId>"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("<Code>MissingParameter</Code>"),
+        "{}",
+        answer.body
+    );
+    assert!(answer.header("date").is_some());
+
+    // Lists repeat their element name, as ECS writes them.
+    let params = with(
+        without(common("DescribeImages", ACCESS_KEY_ID), "Format"),
+        &[("RegionId", SOURCE_REGION)],
+    );
+    let answer = http(
+        &emu,
+        "GET",
+        &signed_query("GET", &params, ACCESS_KEY_SECRET),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.starts_with(
+            "<?xml version='1.0' encoding='UTF-8'?><DescribeImagesResponse><RequestId>"
+        ),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer
+            .body
+            .contains("<Images><Image><Architecture>x86_64</Architecture>")
+            && answer
+                .body
+                .contains(&format!("<ImageId>{SOURCE_IMAGE_ID}</ImageId>"))
+            && answer.body.contains("<TotalCount>1</TotalCount>")
+            && answer
+                .body
+                .contains("<DiskDeviceMappings><DiskDeviceMapping><Device>/dev/xvda</Device>")
+            && answer.body.ends_with("</DescribeImagesResponse>"),
+        "{}",
+        answer.body
+    );
+}
+
+#[test]
+fn malformed_requests_get_ecs_errors_and_never_break_the_server() {
+    let emu = Emulator::start();
+    let addr = emu.addr();
+    let get = |target: &str| {
+        send_raw(
+            addr,
+            &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            b"",
+        )
+    };
+    // Without Format=JSON the answers are XML, still ECS errors.
+    get("/").assert_error(400, "MissingParameter");
+    get("/?").assert_error(400, "MissingParameter");
+    get("/?%").assert_error(400, "InvalidParameter");
+    get("/?Format=JSON&Action=%ZZ").assert_error(400, "InvalidParameter");
+    get("/?Format=JSON&Action=%FF%FE").assert_error(400, "InvalidParameter");
+    get("/?Format=JSON&=&=&&").assert_error(400, "MissingParameter");
+    get("/?Format=JSON&Action=A&Action=B").assert_error(400, "InvalidParameter");
+    get("/other?Format=JSON&Action=DescribeImages").assert_error(404, "InvalidAction.NotFound");
+    send_raw(
+        addr,
+        "PUT /?Action=CopyImage HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        b"",
+    )
+    .assert_error(403, "UnsupportedHTTPMethod");
+    // A form body that is not UTF-8.
+    send_raw(
+        addr,
+        "POST /?Format=JSON HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\n",
+        b"a=%C3%28&",
+    )
+    .assert_error(400, "InvalidParameter");
+    let answer = get("/?Action=CopyImage");
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/xml;charset=utf-8")
+    );
+    answer.assert_error(400, "MissingParameter");
+    // Still serving.
+    call(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)]).assert_ok();
+    assert_eq!(emu.requests().len(), 12);
+}
+
+// ------------------------------------------------------------------ CopyImage
+
+#[test]
+fn copy_image_creates_the_copy_with_everything_asked_for() {
+    let emu = Emulator::start_with(slow_config());
+    let id = copied_id(
+        &emu,
+        &[
+            ("DestinationImageName", "my-copy.v1:镜像_x"),
+            ("DestinationDescription", "copied by copy-image *~ é"),
+            ("Encrypted", "true"),
+            ("KMSKeyId", "0e478b7a-4262-4802-b8cb-00d3fb40****"),
+            ("ResourceGroupId", "rg-acfmxazb4ph****"),
+            ("Tag.10.Key", "tenth"),
+            ("Tag.10.Value", "10"),
+            ("Tag.2.Key", "env"),
+            ("Tag.2.Value", "prod"),
+            ("Tag.1.Key", "empty-value"),
+            ("ClientToken", "123e4567-e89b-12d3-a456-426655440000"),
+        ],
+    );
+    assert!(id.starts_with("m-"), "{id}");
+    assert_eq!(id.len(), 22);
+    assert!(id[2..]
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+
+    let view = emu.image("cn-shanghai", &id).expect("the copy exists");
+    assert_eq!(view.name, "my-copy.v1:镜像_x");
+    assert_eq!(view.description, "copied by copy-image *~ é");
+    assert_eq!(view.encrypted, Some(true));
+    assert_eq!(
+        view.kms_key_id.as_deref(),
+        Some("0e478b7a-4262-4802-b8cb-00d3fb40****")
+    );
+    assert_eq!(
+        view.resource_group_id.as_deref(),
+        Some("rg-acfmxazb4ph****")
+    );
+    assert_eq!(
+        view.tags,
+        owned(&[("empty-value", ""), ("env", "prod"), ("tenth", "10")])
+    );
+    assert_eq!(view.source_image_id.as_deref(), Some(SOURCE_IMAGE_ID));
+    assert_eq!(
+        view.client_token.as_deref(),
+        Some("123e4567-e89b-12d3-a456-426655440000")
+    );
+    assert_eq!(view.status, "Waiting");
+    assert!(emu.image(SOURCE_REGION, &id).is_none());
+
+    let json = describe(
+        &emu,
+        "cn-shanghai",
+        &[("ImageId", &id), ("Status", ALL_STATUSES)],
+    );
+    let image = &json["Images"]["Image"][0];
+    assert_eq!(image["ImageName"], "my-copy.v1:镜像_x");
+    assert_eq!(image["IsCopied"], true);
+    assert_eq!(image["ResourceGroupId"], "rg-acfmxazb4ph****");
+    assert_eq!(image["Tags"]["Tag"][1]["TagKey"], "env");
+    assert_eq!(image["Tags"]["Tag"][1]["TagValue"], "prod");
+    let disk = &image["DiskDeviceMappings"]["DiskDeviceMapping"][0];
+    assert_eq!(disk["Encrypted"], "true");
+    assert!(disk["RemainTime"].as_u64().unwrap() > 100);
+    let created = image["CreationTime"].as_str().unwrap();
+    assert_eq!(created.len(), 20);
+    assert!(created.ends_with('Z'));
+
+    // The name is now taken in the destination region, not elsewhere.
+    copy(&emu, &[("DestinationImageName", "my-copy.v1:镜像_x")])
+        .assert_error(400, "InvalidImageName.Duplicated");
+    copy(
+        &emu,
+        &[
+            ("DestinationImageName", "my-copy.v1:镜像_x"),
+            ("DestinationRegionId", "cn-beijing"),
+        ],
+    )
+    .assert_ok();
+    copy(&emu, &[("DestinationImageName", "base-image")]).assert_ok();
+}
+
+/// Extra CopyImage parameters (an empty value drops a default one), the
+/// expected HTTP status and error Code.
+type CopyCase<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+
+#[test]
+fn copy_image_validates_like_ecs() {
+    let emu = Emulator::start_with(slow_config());
+    let long_name = format!("a{}", "b".repeat(128));
+    let long_tag = "k".repeat(129);
+    let cases: Vec<CopyCase> = vec![
+        (vec![("RegionId", "")], 400, "MissingParameter"),
+        (
+            vec![("RegionId", "cn-nowhere")],
+            400,
+            "SourceRegion.NotFound",
+        ),
+        (vec![("ImageId", "")], 400, "MissingParameter"),
+        (
+            vec![("DestinationRegionId", "mars-1")],
+            400,
+            "DestinationRegion.NotFound",
+        ),
+        (
+            vec![("DestinationRegionId", SOURCE_REGION)],
+            403,
+            "IncorrectDestinationRegion",
+        ),
+        (
+            vec![("DestinationRegionId", "")],
+            403,
+            "IncorrectDestinationRegion",
+        ),
+        (
+            vec![("ImageId", "m-doesnotexist")],
+            404,
+            "InvalidImageId.NotFound",
+        ),
+        (
+            vec![("ImageId", CREATING_IMAGE_ID)],
+            400,
+            "IncorrectImageStatus",
+        ),
+        (vec![("Encrypted", "True")], 400, "InvalidParameter"),
+        (vec![("Encrypted", "1")], 400, "InvalidParameter"),
+        (
+            vec![("KMSKeyId", "key")],
+            400,
+            "InvalidParameter.EncryptedIllegal",
+        ),
+        (
+            vec![("KMSKeyId", "key"), ("Encrypted", "false")],
+            400,
+            "InvalidParameter.EncryptedIllegal",
+        ),
+        (
+            vec![("DestinationImageName", "a")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", &long_name)],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "1abc")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "-abc")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "has space")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "slash/no")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "aliyun-copy")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "acs:copy")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "http://x")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationImageName", "café")],
+            400,
+            "InvalidImageName.Malformed",
+        ),
+        (
+            vec![("DestinationDescription", "x")],
+            400,
+            "InvalidDescription.Malformed",
+        ),
+        (
+            vec![("DestinationDescription", "https://example")],
+            400,
+            "InvalidDescription.Malformed",
+        ),
+        (vec![("Tag.0.Key", "k")], 400, "InvalidParameter"),
+        (vec![("Tag.21.Key", "k")], 400, "InvalidParameter"),
+        (vec![("Tag.x.Key", "k")], 400, "InvalidParameter"),
+        (vec![("Tag.1.key", "k")], 400, "InvalidParameter"),
+        (vec![("Tag.1.Value", "v")], 400, "InvalidParameter"),
+        (
+            vec![("Tag.1.Key", "aliyun:x")],
+            400,
+            "InvalidTagKey.Malformed",
+        ),
+        (vec![("Tag.1.Key", "acs:x")], 400, "InvalidTagKey.Malformed"),
+        (
+            vec![("Tag.1.Key", &long_tag)],
+            400,
+            "InvalidTagKey.Malformed",
+        ),
+        (
+            vec![("Tag.1.Key", "k"), ("Tag.1.Value", &long_tag)],
+            400,
+            "InvalidTagValue.Malformed",
+        ),
+        (
+            vec![("ResourceGroupId", "group-1")],
+            404,
+            "InvalidResourceGroup.NotFound",
+        ),
+        (vec![("DryRun", "true")], 400, "DryRunOperation"),
+    ];
+    for (extra, status, code) in &cases {
+        let answer = copy(&emu, extra);
+        assert_eq!(
+            (answer.status, answer.code().as_deref()),
+            (*status, Some(*code)),
+            "{extra:?}: {}",
+            answer.body
+        );
+    }
+    // An empty Tag.N.Key is sent but empty.
+    let params = with(
+        common("CopyImage", ACCESS_KEY_ID),
+        &[
+            ("RegionId", SOURCE_REGION),
+            ("ImageId", SOURCE_IMAGE_ID),
+            ("DestinationRegionId", "cn-beijing"),
+            ("Tag.1.Key", ""),
+        ],
+    );
+    http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(400, "InvalidTagKey.Malformed");
+
+    assert!(
+        emu.images_in("cn-shanghai").is_empty(),
+        "no failed call made a copy"
+    );
+    assert!(emu.images_in("cn-beijing").is_empty());
+    // 128 characters exactly, starting with a Chinese character, is fine.
+    let name = format!("镜{}", "x".repeat(127));
+    copy(&emu, &[("DestinationImageName", &name)]).assert_ok();
+}
+
+#[test]
+fn client_token_replays_answer_the_same_image_and_mismatches_are_refused() {
+    let emu = Emulator::start_with(slow_config());
+    let token = "copy-image-token-0001";
+    let first = copied_id(
+        &emu,
+        &[("ClientToken", token), ("DestinationImageName", "replayed")],
+    );
+    // Same parameters, new nonce/timestamp/signature: same ImageId, no new copy
+    // (even though the name is now taken).
+    let again = copied_id(
+        &emu,
+        &[("ClientToken", token), ("DestinationImageName", "replayed")],
+    );
+    assert_eq!(first, again);
+    assert_eq!(emu.images_in("cn-shanghai").len(), 1);
+
+    copy(
+        &emu,
+        &[("ClientToken", token), ("DestinationImageName", "changed")],
+    )
+    .assert_error(400, "IdempotentParameterMismatch");
+    copy(&emu, &[("ClientToken", token)]).assert_error(400, "IdempotentParameterMismatch");
+
+    // Tokens belong to an access key: the STS key gets its own copy.
+    let params = with(
+        common("CopyImage", STS_ACCESS_KEY_ID),
+        &[
+            ("RegionId", SOURCE_REGION),
+            ("ImageId", SOURCE_IMAGE_ID),
+            ("DestinationRegionId", "cn-shanghai"),
+            ("ClientToken", token),
+            ("SecurityToken", STS_SECURITY_TOKEN),
+        ],
+    );
+    let other = http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, STS_ACCESS_KEY_SECRET),
+    )
+    .assert_ok()["ImageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(other, first);
+    assert_eq!(emu.images_in("cn-shanghai").len(), 2);
+
+    // Without a token, every call is a new copy.
+    let a = copied_id(&emu, &[]);
+    let b = copied_id(&emu, &[]);
+    assert_ne!(a, b);
+
+    let too_long = "t".repeat(65);
+    copy(&emu, &[("ClientToken", &too_long)]).assert_error(400, "InvalidParameter");
+}
+
+// ------------------------------------------------- DescribeImages, progression
+
+#[test]
+fn describe_images_lists_copies_in_progress_only_when_asked() {
+    let emu = Emulator::start_with(slow_config());
+    let id = copied_id(&emu, &[("DestinationImageName", "in-progress")]);
+
+    let default = describe(&emu, "cn-shanghai", &[("ImageId", &id)]);
+    assert_eq!(default["TotalCount"], 0);
+    assert!(listed_ids(&default).is_empty());
+
+    let all = describe(
+        &emu,
+        "cn-shanghai",
+        &[("ImageId", &id), ("Status", ALL_STATUSES)],
+    );
+    assert_eq!(listed_ids(&all), vec![id.clone()]);
+    assert_eq!(all["Images"]["Image"][0]["Status"], "Waiting");
+    assert_eq!(all["Images"]["Image"][0]["Progress"], "0%");
+
+    let waiting_only = describe(&emu, "cn-shanghai", &[("Status", "Waiting")]);
+    assert_eq!(listed_ids(&waiting_only), vec![id.clone()]);
+    let fuzzy = describe(
+        &emu,
+        "cn-shanghai",
+        &[
+            ("Status", ALL_STATUSES),
+            ("ImageName", "progr"),
+            ("ImageOwnerAlias", "self"),
+        ],
+    );
+    assert_eq!(listed_ids(&fuzzy), vec![id.clone()]);
+    let system = describe(
+        &emu,
+        "cn-shanghai",
+        &[("Status", ALL_STATUSES), ("ImageOwnerAlias", "system")],
+    );
+    assert!(listed_ids(&system).is_empty());
+
+    // The source region lists the seeded Available image by default, and the
+    // Creating one only on request.
+    let source = describe(&emu, SOURCE_REGION, &[]);
+    assert_eq!(listed_ids(&source), vec![SOURCE_IMAGE_ID.to_string()]);
+    let source_all = describe(&emu, SOURCE_REGION, &[("Status", ALL_STATUSES)]);
+    assert_eq!(source_all["TotalCount"], 2);
+    let several = describe(
+        &emu,
+        SOURCE_REGION,
+        &[
+            ("ImageId", &format!("{SOURCE_IMAGE_ID},{CREATING_IMAGE_ID}")),
+            ("Status", "Creating"),
+        ],
+    );
+    assert_eq!(listed_ids(&several), vec![CREATING_IMAGE_ID.to_string()]);
+}
+
+#[test]
+fn describe_images_pages_and_validates() {
+    let emu = Emulator::start();
+    let json = describe(
+        &emu,
+        SOURCE_REGION,
+        &[
+            ("Status", ALL_STATUSES),
+            ("PageSize", "1"),
+            ("PageNumber", "2"),
+        ],
+    );
+    assert_eq!(json["TotalCount"], 2);
+    assert_eq!(json["PageNumber"], 2);
+    assert_eq!(json["PageSize"], 1);
+    assert_eq!(listed_ids(&json).len(), 1);
+    let json = describe(&emu, SOURCE_REGION, &[]);
+    assert_eq!(
+        (json["PageNumber"].as_u64(), json["PageSize"].as_u64()),
+        (Some(1), Some(10))
+    );
+
+    for (extra, status, code) in [
+        (vec![("PageSize", "0")], 400, "InvalidParameter"),
+        (vec![("PageSize", "101")], 400, "InvalidParameter"),
+        (vec![("PageNumber", "0")], 400, "InvalidParameter"),
+        (vec![("PageNumber", "x")], 400, "InvalidParameter"),
+        (vec![("Status", "Copying")], 400, "InvalidParameter"),
+    ] {
+        let mut params = vec![("RegionId", SOURCE_REGION)];
+        params.extend(extra);
+        call(&emu, "DescribeImages", &params).assert_error(status, code);
+    }
+    call(&emu, "DescribeImages", &[]).assert_error(400, "MissingParameter");
+    call(&emu, "DescribeImages", &[("RegionId", "xx-nowhere-1")])
+        .assert_error(404, "InvalidRegionId.NotFound");
+}
+
+#[test]
+fn a_copy_goes_waiting_then_creating_then_available() {
+    let emu = Emulator::start_with(fast_config());
+    let id = copied_id(&emu, &[]);
+    let started = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    let mut progress: Vec<u32> = Vec::new();
+    while started.elapsed() < Duration::from_secs(3) {
+        let json = describe(
+            &emu,
+            "cn-shanghai",
+            &[("ImageId", &id), ("Status", ALL_STATUSES)],
+        );
+        let image = &json["Images"]["Image"][0];
+        let status = image["Status"].as_str().unwrap().to_string();
+        let pct = image["Progress"].as_str().unwrap();
+        progress.push(pct.trim_end_matches('%').parse().unwrap());
+        assert_eq!(
+            image["DiskDeviceMappings"]["DiskDeviceMapping"][0]["Progress"],
+            pct
+        );
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if status == "Available" {
+            assert_eq!(pct, "100%");
+            assert_eq!(
+                image["DiskDeviceMappings"]["DiskDeviceMapping"][0]["RemainTime"],
+                0
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    assert_eq!(seen, ["Waiting", "Creating", "Available"]);
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(
+        progress.iter().any(|p| *p > 0 && *p < 100),
+        "progress rose through the copy: {progress:?}"
+    );
+    // Once Available, the default DescribeImages lists it, and it can no
+    // longer be cancelled.
+    assert_eq!(
+        listed_ids(&describe(&emu, "cn-shanghai", &[])),
+        vec![id.clone()]
+    );
+    let json = call(
+        &emu,
+        "CancelCopyImage",
+        &[("RegionId", "cn-shanghai"), ("ImageId", &id)],
+    )
+    .assert_error(400, "IncorrectImageStatus");
+    assert_eq!(json["Message"], "The image has completed copy.");
+    assert_eq!(emu.image("cn-shanghai", &id).unwrap().status, "Available");
+}
+
+#[test]
+fn a_pinned_status_stays_and_is_reported() {
+    let emu = Emulator::start_with(fast_config());
+    let id = copied_id(&emu, &[]);
+    emu.set_image_status("cn-shanghai", &id, "CreateFailed");
+    std::thread::sleep(Duration::from_millis(900));
+    let view = emu.image("cn-shanghai", &id).unwrap();
+    assert_eq!(view.status, "CreateFailed");
+    let json = describe(
+        &emu,
+        "cn-shanghai",
+        &[("ImageId", &id), ("Status", ALL_STATUSES)],
+    );
+    assert_eq!(json["Images"]["Image"][0]["Status"], "CreateFailed");
+    // A pinned source image can no longer be copied.
+    emu.set_image_status(SOURCE_REGION, SOURCE_IMAGE_ID, "UnAvailable");
+    copy(&emu, &[]).assert_error(400, "IncorrectImageStatus");
+}
+
+// ------------------------------------------------------------ CancelCopyImage
+
+#[test]
+fn cancel_copy_image_removes_a_copy_in_progress() {
+    let emu = Emulator::start_with(slow_config());
+    let id = copied_id(&emu, &[("DestinationImageName", "to-cancel")]);
+    assert!(emu.image("cn-shanghai", &id).is_some());
+
+    call(
+        &emu,
+        "CancelCopyImage",
+        &[("RegionId", SOURCE_REGION), ("ImageId", &id)],
+    )
+    .assert_error(404, "InvalidImageId.NotFound");
+    let json = call(
+        &emu,
+        "CancelCopyImage",
+        &[("RegionId", "cn-shanghai"), ("ImageId", &id)],
+    )
+    .assert_ok();
+    assert_eq!(json.as_object().unwrap().len(), 1, "only RequestId: {json}");
+    assert!(emu.image("cn-shanghai", &id).is_none());
+    assert!(emu.images_in("cn-shanghai").is_empty());
+    let listed = describe(&emu, "cn-shanghai", &[("Status", ALL_STATUSES)]);
+    assert_eq!(listed["TotalCount"], 0);
+    // The name is free again.
+    copy(&emu, &[("DestinationImageName", "to-cancel")]).assert_ok();
+
+    call(
+        &emu,
+        "CancelCopyImage",
+        &[("RegionId", "cn-shanghai"), ("ImageId", &id)],
+    )
+    .assert_error(404, "InvalidImageId.NotFound");
+    call(
+        &emu,
+        "CancelCopyImage",
+        &[("RegionId", SOURCE_REGION), ("ImageId", SOURCE_IMAGE_ID)],
+    )
+    .assert_error(400, "ImageCreatedNotFromCopy");
+    call(&emu, "CancelCopyImage", &[("RegionId", "cn-shanghai")])
+        .assert_error(400, "MissingParameter");
+    call(&emu, "CancelCopyImage", &[("ImageId", &id)]).assert_error(400, "MissingParameter");
+}
+
+// ------------------------------------------------------------------ lifecycle
+
+#[test]
+fn dropping_the_emulator_stops_the_server() {
+    let emu = Emulator::start();
+    let addr = emu.addr();
+    assert_eq!(emu.endpoint(), format!("http://127.0.0.1:{}", addr.port()));
+    call(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)]).assert_ok();
+    let started = Instant::now();
+    drop(emu);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "still accepting after drop"
+    );
+}
