@@ -12,7 +12,7 @@ use emulator::signature::{
     string_to_sign,
 };
 use emulator::{
-    Config, Emulator, ACCESS_KEY_ID, ACCESS_KEY_SECRET, CREATING_IMAGE_ID, SOURCE_IMAGE_ID,
+    Config, Emulator, Fault, ACCESS_KEY_ID, ACCESS_KEY_SECRET, CREATING_IMAGE_ID, SOURCE_IMAGE_ID,
     SOURCE_REGION, STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET, STS_SECURITY_TOKEN,
 };
 use serde_json::Value;
@@ -191,34 +191,63 @@ impl HttpAnswer {
     }
 }
 
-/// Sends one request over a fresh connection (`Connection: close`).
-fn send_raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> HttpAnswer {
+/// What came back on a connection until it closed (or went quiet).
+struct RawExchange {
+    bytes: Vec<u8>,
+    /// The read error that ended it, if it was not a clean end of file.
+    error: Option<std::io::ErrorKind>,
+}
+
+/// Sends `request` over a fresh connection and reads until the connection
+/// ends or nothing arrives for `timeout`.
+fn exchange(addr: std::net::SocketAddr, request: &[u8], timeout: Duration) -> RawExchange {
     let mut stream = TcpStream::connect(addr).expect("connect to the emulator");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut request = head.as_bytes().to_vec();
-    request.extend_from_slice(body);
-    stream.write_all(&request).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream.write_all(request).unwrap();
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return RawExchange { bytes, error: None },
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return RawExchange {
+                    bytes,
+                    error: Some(e.kind()),
+                }
+            }
+        }
+    }
+}
+
+/// Parses an HTTP/1.1 answer (the body is whatever followed the head).
+fn parse_answer(raw: &[u8]) -> Option<HttpAnswer> {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
         .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
+        .and_then(|s| s.parse().ok())?;
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    HttpAnswer {
+    Some(HttpAnswer {
         status,
         headers,
         body: body.to_string(),
-    }
+    })
+}
+
+/// Sends one request over a fresh connection (`Connection: close`).
+fn send_raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> HttpAnswer {
+    let mut request = head.as_bytes().to_vec();
+    request.extend_from_slice(body);
+    let raw = exchange(addr, &request, Duration::from_secs(5));
+    assert_eq!(raw.error, None, "the answer ended with an error");
+    parse_answer(&raw.bytes).expect("an HTTP answer")
 }
 
 fn http(emu: &Emulator, method: &str, query: &str) -> HttpAnswer {
@@ -1391,4 +1420,540 @@ fn dropping_the_emulator_stops_the_server() {
         TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
         "still accepting after drop"
     );
+}
+
+// ------------------------------------------------------------------- faults
+
+/// The request line and headers for a POST of `query` (`Connection: close`).
+fn post_head(emu: &Emulator, query: &str) -> String {
+    format!(
+        "POST /?{query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        emu.addr()
+    )
+}
+
+/// A signed query for `action` with a fresh nonce and the current time.
+fn signed(action: &str, extra: &[(&str, &str)]) -> String {
+    let params = with(common(action, ACCESS_KEY_ID), extra);
+    signed_query("POST", &params, ACCESS_KEY_SECRET)
+}
+
+const COPY_TO_SHANGHAI: &[(&str, &str)] = &[
+    ("RegionId", SOURCE_REGION),
+    ("ImageId", SOURCE_IMAGE_ID),
+    ("DestinationRegionId", "cn-shanghai"),
+];
+
+fn copy_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut params = COPY_TO_SHANGHAI.to_vec();
+    params.extend_from_slice(extra);
+    params
+}
+
+/// The fault names recorded, in order.
+fn recorded_faults(emu: &Emulator) -> Vec<Option<String>> {
+    emu.requests().into_iter().map(|r| r.fault).collect()
+}
+
+#[test]
+fn a_dropped_connection_gets_no_answer_and_makes_no_copy() {
+    let emu = Emulator::start_with(slow_config());
+    emu.inject(Some("CopyImage"), vec![Fault::Drop]);
+    assert_eq!(emu.pending_faults(), 1);
+    let query = signed("CopyImage", COPY_TO_SHANGHAI);
+    let raw = exchange(
+        emu.addr(),
+        post_head(&emu, &query).as_bytes(),
+        Duration::from_secs(3),
+    );
+    assert!(
+        raw.bytes.is_empty(),
+        "no byte of an answer: {:?}",
+        String::from_utf8_lossy(&raw.bytes)
+    );
+    assert!(
+        matches!(
+            raw.error,
+            None | Some(
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            )
+        ),
+        "closed, not timed out: {:?}",
+        raw.error
+    );
+    assert_eq!(emu.pending_faults(), 0);
+    assert!(emu.images_in("cn-shanghai").is_empty(), "no copy was made");
+
+    let recorded = emu.requests();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].fault.as_deref(), Some("Drop"));
+    assert_eq!(recorded[0].action(), Some("CopyImage"));
+    assert_eq!((recorded[0].status, recorded[0].code.as_deref()), (0, None));
+    assert_eq!(recorded[0].raw_query, query);
+
+    // The server still serves, and the dropped request's nonce was not used:
+    // the very same request now succeeds.
+    let json = http(&emu, "POST", &query).assert_ok();
+    assert_eq!(emu.images_in("cn-shanghai").len(), 1);
+    assert_eq!(
+        emu.images_in("cn-shanghai")[0].image_id,
+        json["ImageId"].as_str().unwrap()
+    );
+    assert_eq!(recorded_faults(&emu), vec![Some("Drop".to_string()), None]);
+}
+
+#[test]
+fn a_delayed_answer_comes_late_but_the_copy_exists_at_once() {
+    let emu = Emulator::start_with(slow_config());
+    let delay = Duration::from_millis(700);
+    emu.inject(Some("CopyImage"), vec![Fault::Delay(delay)]);
+    let head = post_head(&emu, &signed("CopyImage", COPY_TO_SHANGHAI));
+    let addr = emu.addr();
+    let started = Instant::now();
+    let client = std::thread::spawn(move || {
+        let raw = exchange(addr, head.as_bytes(), Duration::from_secs(5));
+        (raw, started.elapsed())
+    });
+    // The copy is made before the answer is sent.
+    while emu.images_in("cn-shanghai").is_empty() {
+        assert!(
+            started.elapsed() < delay / 2,
+            "the copy should exist while the answer waits"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!client.is_finished(), "answered before the delay");
+    let (raw, elapsed) = client.join().unwrap();
+    assert!(elapsed >= delay, "answered after {elapsed:?}");
+    assert_eq!(raw.error, None);
+    let answer = parse_answer(&raw.bytes).expect("an HTTP answer");
+    let json = answer.assert_ok();
+    let copies = emu.images_in("cn-shanghai");
+    assert_eq!(copies.len(), 1);
+    assert_eq!(json["ImageId"].as_str(), Some(copies[0].image_id.as_str()));
+    let recorded = &emu.requests()[0];
+    assert_eq!(recorded.fault.as_deref(), Some("Delay"));
+    assert_eq!(recorded.status, 200);
+}
+
+#[test]
+fn status_faults_answer_ecs_errors_or_gateway_pages_without_processing() {
+    let emu = Emulator::start_with(slow_config());
+    emu.inject(
+        None,
+        vec![
+            Fault::Status(503),
+            Fault::Status(500),
+            Fault::Status(502),
+            Fault::Status(504),
+        ],
+    );
+    let query = signed("CopyImage", COPY_TO_SHANGHAI);
+
+    let answer = http(&emu, "POST", &query);
+    let json = answer.assert_error(503, "ServiceUnavailable");
+    assert!(json["RequestId"].is_string());
+    assert_eq!(json["HostId"], "ecs.cn-hangzhou.aliyuncs.com");
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    assert!(answer.header("date").is_some_and(|d| d.ends_with(" GMT")));
+    assert_eq!(
+        answer.header("x-acs-request-id"),
+        json["RequestId"].as_str()
+    );
+
+    http(&emu, "POST", &query).assert_error(500, "InternalError");
+
+    for status in [502, 504] {
+        let answer = http(&emu, "POST", &query);
+        assert_eq!(answer.status, status, "{}", answer.body);
+        assert_eq!(answer.header("content-type"), Some("text/html"));
+        assert!(
+            answer.body.contains(&format!("<h1>{status} ")),
+            "{}",
+            answer.body
+        );
+        assert!(serde_json::from_str::<Value>(&answer.body).is_err());
+    }
+    assert!(emu.images_in("cn-shanghai").is_empty(), "nothing processed");
+    // None of them used the nonce: the same request goes through now.
+    http(&emu, "POST", &query).assert_ok();
+
+    let recorded = emu.requests();
+    let seen: Vec<(u16, Option<&str>, Option<&str>)> = recorded
+        .iter()
+        .map(|r| (r.status, r.code.as_deref(), r.fault.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (503, Some("ServiceUnavailable"), Some("Status")),
+            (500, Some("InternalError"), Some("Status")),
+            (502, None, Some("Status")),
+            (504, None, Some("Status")),
+            (200, None, None),
+        ]
+    );
+    assert!(recorded.iter().all(|r| r.action() == Some("CopyImage")));
+}
+
+#[test]
+fn throttling_answers_400_with_and_without_retry_after() {
+    let emu = Emulator::start();
+    emu.inject(
+        Some("DescribeImages"),
+        vec![
+            Fault::Throttle {
+                retry_after_ms: Some(1500),
+            },
+            Fault::Throttle {
+                retry_after_ms: None,
+            },
+        ],
+    );
+    let describe_query = || signed("DescribeImages", &[("RegionId", SOURCE_REGION)]);
+
+    let answer = http(&emu, "POST", &describe_query());
+    let json = answer.assert_error(400, "Throttling");
+    assert_eq!(
+        json["Message"],
+        "Request was denied due to request throttling."
+    );
+    assert_eq!(answer.header("x-acs-retry-after"), Some("1500"));
+
+    let answer = http(&emu, "POST", &describe_query());
+    answer.assert_error(400, "Throttling");
+    assert_eq!(answer.header("x-acs-retry-after"), None);
+
+    let answer = http(&emu, "POST", &describe_query());
+    answer.assert_ok();
+    assert_eq!(answer.header("x-acs-retry-after"), None);
+    assert_eq!(
+        recorded_faults(&emu),
+        [
+            Some("Throttle".to_string()),
+            Some("Throttle".to_string()),
+            None
+        ]
+    );
+    assert_eq!(emu.requests()[0].code.as_deref(), Some("Throttling"));
+}
+
+#[test]
+fn garbage_answers_200_with_a_body_that_is_not_json() {
+    let emu = Emulator::start_with(slow_config());
+    emu.inject(Some("CopyImage"), vec![Fault::Garbage]);
+    let answer = http(&emu, "POST", &signed("CopyImage", COPY_TO_SHANGHAI));
+    assert_eq!(answer.status, 200);
+    assert!(!answer.body.is_empty());
+    assert!(
+        serde_json::from_str::<Value>(&answer.body).is_err(),
+        "parsed as JSON: {}",
+        answer.body
+    );
+    assert!(emu.images_in("cn-shanghai").is_empty(), "nothing processed");
+    let recorded = &emu.requests()[0];
+    assert_eq!(
+        (recorded.status, recorded.fault.as_deref()),
+        (200, Some("Garbage"))
+    );
+}
+
+#[test]
+fn a_lost_answer_leaves_the_copy_and_a_client_token_replay_returns_it() {
+    let emu = Emulator::start_with(slow_config());
+    emu.inject(Some("CopyImage"), vec![Fault::LoseAnswer]);
+    let token = "lost-answer-token-0001";
+    let copy_with_token = copy_params(&[("ClientToken", token)]);
+
+    let raw = exchange(
+        emu.addr(),
+        post_head(&emu, &signed("CopyImage", &copy_with_token)).as_bytes(),
+        Duration::from_secs(3),
+    );
+    // The head goes out, then only a few bytes of the body it announces.
+    let partial = parse_answer(&raw.bytes).unwrap_or_else(|| {
+        panic!(
+            "no answer head: {:?} {:?}",
+            String::from_utf8_lossy(&raw.bytes),
+            raw.error
+        )
+    });
+    assert_eq!(partial.status, 200);
+    let announced: usize = partial
+        .header("content-length")
+        .and_then(|l| l.parse().ok())
+        .expect("a Content-Length");
+    assert!(
+        partial.body.len() < announced,
+        "a complete answer got through: {}",
+        partial.body
+    );
+    assert!(
+        !partial.body.contains("m-"),
+        "the ImageId leaked: {}",
+        partial.body
+    );
+    let copies = emu.images_in("cn-shanghai");
+    assert_eq!(copies.len(), 1, "the request was processed");
+    assert_eq!(copies[0].client_token.as_deref(), Some(token));
+    let recorded = &emu.requests()[0];
+    assert_eq!(
+        (recorded.status, recorded.fault.as_deref()),
+        (0, Some("LoseAnswer"))
+    );
+
+    // The retry: same parameters and token, new nonce, timestamp, signature.
+    let json = copy(&emu, &[("ClientToken", token)]).assert_ok();
+    assert_eq!(json["ImageId"].as_str(), Some(copies[0].image_id.as_str()));
+    assert_eq!(emu.images_in("cn-shanghai").len(), 1, "no second copy");
+}
+
+#[test]
+fn faults_fire_only_on_their_action_in_order_and_count_down() {
+    let emu = Emulator::start_with(slow_config());
+    emu.inject(
+        Some("CopyImage"),
+        vec![
+            Fault::Status(503),
+            Fault::Throttle {
+                retry_after_ms: None,
+            },
+        ],
+    );
+    emu.inject(Some("DescribeImages"), vec![Fault::Status(500)]);
+    assert_eq!(emu.pending_faults(), 3);
+    let describe = || call(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)]);
+
+    describe().assert_error(500, "InternalError");
+    assert_eq!(emu.pending_faults(), 2);
+    describe().assert_ok();
+    call(
+        &emu,
+        "CancelCopyImage",
+        &[("RegionId", "cn-shanghai"), ("ImageId", "m-none")],
+    )
+    .assert_error(404, "InvalidImageId.NotFound");
+    assert_eq!(emu.pending_faults(), 2);
+    copy(&emu, &[]).assert_error(503, "ServiceUnavailable");
+    assert_eq!(emu.pending_faults(), 1);
+    describe().assert_ok();
+    copy(&emu, &[]).assert_error(400, "Throttling");
+    assert_eq!(emu.pending_faults(), 0);
+    copy(&emu, &[]).assert_ok();
+    assert_eq!(
+        recorded_faults(&emu)
+            .iter()
+            .map(|f| f.as_deref().unwrap_or("-"))
+            .collect::<Vec<_>>(),
+        ["Status", "-", "-", "Status", "-", "Throttle", "-"]
+    );
+
+    // `None` matches any request, even one whose action cannot be read.
+    emu.inject(None, vec![Fault::Garbage, Fault::Status(503)]);
+    let answer = http(&emu, "GET", "Action=%ZZ");
+    assert_eq!(answer.status, 200);
+    assert!(serde_json::from_str::<Value>(&answer.body).is_err());
+    let answer = http(&emu, "GET", "");
+    assert_eq!(answer.status, 503);
+    assert_eq!(emu.pending_faults(), 0);
+    http(&emu, "GET", "").assert_error(400, "MissingParameter");
+}
+
+#[test]
+fn odd_fault_arguments_neither_panic_nor_hold_the_server() {
+    let emu = Emulator::start();
+    emu.inject(
+        None,
+        vec![
+            Fault::Status(0),
+            Fault::Status(101),
+            Fault::Status(u16::MAX),
+            Fault::Status(429),
+            Fault::Throttle {
+                retry_after_ms: Some(u64::MAX),
+            },
+        ],
+    );
+    let describe = || call(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)]);
+    describe().assert_error(500, "InternalError");
+    describe().assert_error(500, "InternalError");
+    describe().assert_error(500, "InternalError");
+    describe().assert_error(429, "InternalError");
+    let statuses: Vec<u16> = emu.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 500, 500, 429], "recorded as answered");
+    let answer = describe();
+    answer.assert_error(400, "Throttling");
+    assert_eq!(
+        answer.header("x-acs-retry-after"),
+        Some(u64::MAX.to_string().as_str())
+    );
+    // Extreme clock skews still answer (the timestamp is refused).
+    for skew in [chrono::TimeDelta::MAX, chrono::TimeDelta::MIN] {
+        emu.set_clock_skew(skew);
+        let answer = describe();
+        answer.assert_error(400, "InvalidTimeStamp.Expired");
+        assert!(answer.header("date").is_some());
+    }
+    emu.set_clock_skew(chrono::TimeDelta::zero());
+    describe().assert_ok();
+
+    // A delay that never ends does not keep the emulator from stopping,
+    // even while the client still waits on its connection.
+    emu.inject(None, vec![Fault::Delay(Duration::MAX)]);
+    let mut stream = TcpStream::connect(emu.addr()).unwrap();
+    let query = signed("DescribeImages", &[("RegionId", SOURCE_REGION)]);
+    stream
+        .write_all(post_head(&emu, &query).as_bytes())
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let waiting = stream.read(&mut buf);
+    assert!(
+        matches!(&waiting, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "still waiting for the answer: {waiting:?}"
+    );
+    let started = Instant::now();
+    drop(emu);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let closed = stream.read(&mut buf);
+    assert!(
+        matches!(&closed, Ok(0))
+            || matches!(&closed, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection was closed: {closed:?}"
+    );
+}
+
+/// Reads one answer (head, then `Content-Length` bytes of body) from a
+/// kept-alive connection; `None` if the connection ends first.
+fn read_one_answer(stream: &mut TcpStream) -> Option<HttpAnswer> {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => raw.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = parse_answer(&raw)?;
+    let length: usize = head.header("content-length")?.parse().ok()?;
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    raw.extend_from_slice(&body);
+    parse_answer(&raw)
+}
+
+#[test]
+fn faults_on_a_kept_alive_connection_hit_only_their_request() {
+    let emu = Emulator::start_with(slow_config());
+    emu.inject(
+        Some("CopyImage"),
+        vec![
+            Fault::Throttle {
+                retry_after_ms: Some(10),
+            },
+            Fault::LoseAnswer,
+        ],
+    );
+    let mut stream = TcpStream::connect(emu.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut send = |query: &str| {
+        let head = format!(
+            "POST /?{query} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+            emu.addr()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        read_one_answer(&mut stream)
+    };
+    send(&signed("DescribeImages", &[("RegionId", SOURCE_REGION)]))
+        .expect("an answer")
+        .assert_ok();
+    send(&signed("CopyImage", COPY_TO_SHANGHAI))
+        .expect("an answer")
+        .assert_error(400, "Throttling");
+    send(&signed("DescribeImages", &[("RegionId", SOURCE_REGION)]))
+        .expect("an answer")
+        .assert_ok();
+    assert!(
+        send(&signed("CopyImage", COPY_TO_SHANGHAI)).is_none(),
+        "the lost answer is incomplete"
+    );
+    assert_eq!(emu.images_in("cn-shanghai").len(), 1);
+    // The broken connection is gone; a new one is served.
+    call(&emu, "DescribeImages", &[("RegionId", "cn-shanghai")]).assert_ok();
+    assert_eq!(
+        recorded_faults(&emu)
+            .iter()
+            .map(|f| f.as_deref().unwrap_or("-"))
+            .collect::<Vec<_>>(),
+        ["-", "Throttle", "-", "LoseAnswer", "-"]
+    );
+}
+
+/// Seconds from the real clock to an answer's `Date` header.
+fn date_offset_secs(answer: &HttpAnswer) -> i64 {
+    let date = answer.header("date").expect("a Date header");
+    let parsed = chrono::DateTime::parse_from_rfc2822(date)
+        .unwrap_or_else(|e| panic!("Date {date:?} is not RFC 7231 ({e})"));
+    assert!(date.ends_with(" GMT"), "{date}");
+    (parsed.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds()
+}
+
+#[test]
+fn a_skewed_clock_moves_the_timestamp_window_and_the_date_header() {
+    let emu = Emulator::start_with(Config {
+        clock_skew: chrono::TimeDelta::hours(1),
+        ..Config::default()
+    });
+    let at = |offset: chrono::TimeDelta| {
+        let mut params = with(
+            common("DescribeImages", ACCESS_KEY_ID),
+            &[("RegionId", SOURCE_REGION)],
+        );
+        for (k, v) in params.iter_mut() {
+            if k == "Timestamp" {
+                *v = timestamp(offset);
+            }
+        }
+        http(
+            &emu,
+            "POST",
+            &signed_query("POST", &params, ACCESS_KEY_SECRET),
+        )
+    };
+    // A correctly-timed request is an hour late for this server…
+    let answer = at(chrono::TimeDelta::zero());
+    answer.assert_error(400, "InvalidTimeStamp.Expired");
+    let offset = date_offset_secs(&answer);
+    assert!((3590..=3610).contains(&offset), "Date is {offset} s ahead");
+    // …and one signed with the server's time is accepted.
+    let answer = at(chrono::TimeDelta::hours(1));
+    answer.assert_ok();
+    assert!((3590..=3610).contains(&date_offset_secs(&answer)));
+
+    // Changed at run time: half an hour behind.
+    emu.set_clock_skew(chrono::TimeDelta::minutes(-30));
+    let answer = at(chrono::TimeDelta::zero());
+    answer.assert_error(400, "InvalidTimeStamp.Expired");
+    let offset = date_offset_secs(&answer);
+    assert!((-1810..=-1790).contains(&offset), "Date is {offset} s off");
+    at(chrono::TimeDelta::minutes(-30)).assert_ok();
+
+    emu.set_clock_skew(chrono::TimeDelta::zero());
+    let answer = at(chrono::TimeDelta::zero());
+    answer.assert_ok();
+    assert!(date_offset_secs(&answer).abs() <= 10);
 }

@@ -114,6 +114,8 @@ pub(crate) struct Answer {
     pub request_id: String,
     pub code: Option<String>,
     pub params: Vec<(String, String)>,
+    /// Headers besides Content-Type, Date and x-acs-request-id.
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 /// What the stages learn and the rendering needs even when a stage fails.
@@ -147,11 +149,79 @@ impl<'a> Params<'a> {
 
 /// Runs one request through the whole pipeline and renders the answer.
 pub(crate) fn process(state: &mut State, raw: &RawRequest) -> Answer {
-    let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
     let mut ctx = Context::default();
     let result = pipeline(state, raw, &mut ctx);
+    render(state, result, ctx.params)
+}
 
-    let params = Params(&ctx.params);
+/// The answer to a request that is refused before it is processed (an
+/// injected fault): the ECS error body, in the format the request asked
+/// for, with the parameters as far as they can be decoded.
+pub(crate) fn error_answer(
+    state: &State,
+    raw: &RawRequest,
+    status: u16,
+    code: &str,
+    message: &str,
+) -> Answer {
+    render(
+        state,
+        Err(ApiError::new(status, code, message)),
+        peek_params(raw),
+    )
+}
+
+/// An answer that is not an ECS answer (a gateway page, garbage, nothing):
+/// no `Code`, no request id, the parameters as far as they can be decoded.
+pub(crate) fn plain_answer(
+    raw: &RawRequest,
+    status: u16,
+    content_type: &'static str,
+    body: String,
+) -> Answer {
+    Answer {
+        status,
+        content_type,
+        body,
+        request_id: String::new(),
+        code: None,
+        params: peek_params(raw),
+        extra_headers: Vec::new(),
+    }
+}
+
+/// The query and form-body parameters, decoded as far as possible (a part
+/// that cannot be decoded is left out; duplicates are kept). Never fails:
+/// used to match and record requests that are not processed.
+pub(crate) fn peek_params(raw: &RawRequest) -> Vec<(String, String)> {
+    let mut params = signature::parse_pairs(raw.raw_query.as_bytes()).unwrap_or_default();
+    let is_form = raw.header("content-type").is_some_and(|ct| {
+        ct.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if raw.method == "POST" && is_form && !raw.body_error {
+        params.extend(signature::parse_pairs(&raw.body).unwrap_or_default());
+    }
+    params
+}
+
+/// The request's `Action`, if it can be read.
+pub(crate) fn peek_action(raw: &RawRequest) -> Option<String> {
+    peek_params(raw)
+        .into_iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v)
+}
+
+/// Renders a pipeline result (JSON when `Format=JSON`, else XML).
+fn render(
+    state: &State,
+    result: Result<Success, ApiError>,
+    decoded: Vec<(String, String)>,
+) -> Answer {
+    let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let params = Params(&decoded);
     let json = params.get("Format") == Some("JSON");
     let host_region = params
         .value("RegionId")
@@ -175,13 +245,14 @@ pub(crate) fn process(state: &mut State, raw: &RawRequest) -> Answer {
         body,
         request_id,
         code,
-        params: ctx.params,
+        params: decoded,
+        extra_headers: Vec::new(),
     }
 }
 
 /// The stages, in order.
 fn pipeline(state: &mut State, raw: &RawRequest, ctx: &mut Context) -> Result<Success, ApiError> {
-    let now = Utc::now();
+    let now = state.now();
     let instant = Instant::now();
 
     // 1. Route: GET or POST on "/".

@@ -4,14 +4,22 @@
 //! the gateway's checks (common parameters, timestamp window, access keys,
 //! signature V1 verified by its own signer, security tokens, nonces).
 //!
+//! Faults can be scripted per action (`Emulator::inject`): dropped
+//! connections, delays, 5xx and gateway pages, throttling, garbage bodies,
+//! answers lost after the request was processed; and the emulator's clock can
+//! be skewed (`Config::clock_skew`, `Emulator::set_clock_skew`).
+//!
 //! Used by the integration tests (`mod emulator;`) and by the examples
 //! (`#[path = "../tests/emulator/mod.rs"] mod emulator;`). It never uses the
 //! `copy_image` crate: the point is to check the CLI against an independent
 //! implementation.
 
+pub mod faults;
 pub mod handlers;
 pub mod signature;
 pub mod state;
+
+pub use self::faults::Fault;
 
 use std::future::IntoFuture as _;
 use std::net::SocketAddr;
@@ -20,12 +28,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State as AxumState};
+use axum::extract::{ConnectInfo, Request, State as AxumState};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
-use self::handlers::RawRequest;
+use self::faults::{ConnHandle, FaultListener, QueuedFault};
+use self::handlers::{Answer, RawRequest};
 use self::state::State;
 
 /// The plain access key the emulator knows by default.
@@ -44,6 +53,9 @@ pub const CREATING_IMAGE_ID: &str = "m-bp1creatingimage00001";
 
 /// Largest request body read (larger → `InvalidParameter`).
 const MAX_BODY: usize = 1024 * 1024;
+
+/// How much of a body `Fault::LoseAnswer` lets through (at most half of it).
+const LOST_BODY_BYTES: usize = 8;
 
 /// The public region ids the emulator knows by default.
 pub const DEFAULT_REGIONS: &[&str] = &[
@@ -110,6 +122,10 @@ pub struct Config {
     /// Accepted distance between `Timestamp` and the emulator's clock, each
     /// side (default 15 min); also how long a nonce is remembered.
     pub timestamp_tolerance: Duration,
+    /// How far the emulator's clock runs ahead of the real one (negative:
+    /// behind). The `Timestamp` check compares against the skewed clock,
+    /// and every answer's `Date` header shows it. Default: zero.
+    pub clock_skew: chrono::TimeDelta,
 }
 
 impl Default for Config {
@@ -146,6 +162,7 @@ impl Default for Config {
             queue_time: Duration::from_secs(1),
             copy_time: Duration::from_secs(4),
             timestamp_tolerance: Duration::from_secs(15 * 60),
+            clock_skew: chrono::TimeDelta::zero(),
         }
     }
 }
@@ -182,10 +199,16 @@ pub struct RecordedRequest {
     /// Lower-case names.
     pub headers: Vec<(String, String)>,
     pub body: String,
-    /// The HTTP status answered.
+    /// The HTTP status the client saw; 0 when it saw none (`Fault::Drop`,
+    /// `Fault::LoseAnswer`).
     pub status: u16,
-    /// The error `Code` answered; `None` on success.
+    /// The error `Code` answered; `None` on success. For
+    /// `Fault::LoseAnswer`, the code of the answer that was lost.
     pub code: Option<String>,
+    /// The name of the injected fault that fired on this request
+    /// (`Fault::name`: "Drop", "Delay", "Status", "Throttle", "Garbage",
+    /// "LoseAnswer"); `None` when it was served normally.
+    pub fault: Option<String>,
 }
 
 impl RecordedRequest {
@@ -231,9 +254,16 @@ pub struct ImageView {
 /// A running emulator; dropping it shuts the server down.
 pub struct Emulator {
     addr: SocketAddr,
-    shared: Arc<Mutex<State>>,
+    shared: Arc<App>,
     stop: tokio::sync::watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the handlers share.
+struct App {
+    state: Mutex<State>,
+    /// Turns true when the emulator is dropped (cuts injected delays short).
+    stopped: tokio::sync::watch::Receiver<bool>,
 }
 
 fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -269,11 +299,14 @@ impl Emulator {
             let _guard = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
-        let shared = Arc::new(Mutex::new(State::new(config)));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(App {
+            state: Mutex::new(State::new(config)),
+            stopped: stopped.clone(),
+        });
         let app = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&shared));
-        let (stop, stopped) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
             .name(format!("ecs-emulator-{}", addr.port()))
             .spawn(move || serve(runtime, listener, app, stopped))?;
@@ -315,23 +348,23 @@ impl Emulator {
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared).requests.clone()
+        lock(&self.shared.state).requests.clone()
     }
 
     /// How many requests were received so far.
     pub fn request_count(&self) -> usize {
-        lock(&self.shared).requests.len()
+        lock(&self.shared.state).requests.len()
     }
 
     /// The requests from index `start` on.
     pub fn requests_from(&self, start: usize) -> Vec<RecordedRequest> {
-        let state = lock(&self.shared);
+        let state = lock(&self.shared.state);
         state.requests.get(start..).unwrap_or_default().to_vec()
     }
 
     /// An image's current state (status computed now).
     pub fn image(&self, region: &str, image_id: &str) -> Option<ImageView> {
-        let state = lock(&self.shared);
+        let state = lock(&self.shared.state);
         let now = Instant::now();
         state
             .find(region, image_id)
@@ -340,7 +373,7 @@ impl Emulator {
 
     /// All images of a region, in creation order.
     pub fn images_in(&self, region: &str) -> Vec<ImageView> {
-        let state = lock(&self.shared);
+        let state = lock(&self.shared.state);
         let now = Instant::now();
         state
             .images
@@ -353,8 +386,33 @@ impl Emulator {
     /// Pins an image's status (e.g. "CreateFailed"); it stops progressing.
     /// Panics if there is no such image (a bug in the calling test).
     pub fn set_image_status(&self, region: &str, image_id: &str, status: &str) {
-        let found = lock(&self.shared).pin_status(region, image_id, status);
+        let found = lock(&self.shared.state).pin_status(region, image_id, status);
         assert!(found, "the emulator has no image {image_id} in {region}");
+    }
+
+    /// Queues `faults` for the next requests whose `Action` equals `action`
+    /// (`None`: any request, including ones whose action cannot be read).
+    /// Each fault fires once, in order; a request matching no queued fault
+    /// is served normally. When several queued faults match a request, the
+    /// one injected first fires.
+    pub fn inject(&self, action: Option<&str>, faults: Vec<Fault>) {
+        let mut state = lock(&self.shared.state);
+        state
+            .faults
+            .extend(faults.into_iter().map(|fault| QueuedFault {
+                action: action.map(str::to_string),
+                fault,
+            }));
+    }
+
+    /// How many queued faults have not fired yet.
+    pub fn pending_faults(&self) -> usize {
+        lock(&self.shared.state).faults.len()
+    }
+
+    /// Changes `Config::clock_skew` from now on.
+    pub fn set_clock_skew(&self, skew: chrono::TimeDelta) {
+        lock(&self.shared.state).config.clock_skew = skew;
     }
 }
 
@@ -378,7 +436,9 @@ fn serve(
     let mut graceful = stopped.clone();
     let mut deadline = stopped;
     runtime.block_on(async move {
-        let server = axum::serve(listener, app)
+        let listener = FaultListener { inner: listener };
+        let service = app.into_make_service_with_connect_info::<ConnHandle>();
+        let server = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = graceful.wait_for(|stop| *stop).await;
             })
@@ -394,7 +454,24 @@ fn serve(
     runtime.shutdown_timeout(Duration::from_millis(200));
 }
 
-async fn handle(AxumState(shared): AxumState<Arc<Mutex<State>>>, request: Request) -> Response {
+/// What happens after a request was recorded.
+enum Then {
+    /// Send the answer.
+    Send,
+    /// Send the answer after this long.
+    Delay(Duration),
+    /// Send nothing: close the connection.
+    Break,
+    /// Send the head and the first few bytes of the body, then close the
+    /// connection.
+    Cut,
+}
+
+async fn handle(AxumState(app): AxumState<Arc<App>>, request: Request) -> Response {
+    let conn = request
+        .extensions()
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|info| info.0.clone());
     let (parts, body) = request.into_parts();
     let (body, body_error) = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => (bytes.to_vec(), false),
@@ -418,21 +495,135 @@ async fn handle(AxumState(shared): AxumState<Arc<Mutex<State>>>, request: Reques
         body_error,
     };
 
-    let answer = {
-        let mut state = lock(&shared);
-        let answer = handlers::process(&mut state, &raw);
+    let (answer, then) = {
+        let mut state = lock(&app.state);
+        let action = handlers::peek_action(&raw);
+        let fault = faults::take_fault(&mut state.faults, action.as_deref());
+        let (answer, seen_status, then) = answer_with(&mut state, &raw, fault.as_ref());
         state.requests.push(RecordedRequest {
             method: raw.method.clone(),
             raw_query: raw.raw_query.clone(),
             params: answer.params.clone(),
             headers: raw.headers.clone(),
             body: String::from_utf8_lossy(&raw.body).into_owned(),
-            status: answer.status,
+            status: seen_status,
             code: answer.code.clone(),
+            fault: fault.as_ref().map(|f| f.name().to_string()),
         });
-        answer
+        (answer, then)
     };
 
+    match then {
+        Then::Send => {}
+        Then::Delay(delay) => {
+            let mut stopped = app.stopped.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = async { let _ = stopped.wait_for(|stop| *stop).await; } => {
+                    // Shutting down: do not hold the server up.
+                    if let Some(conn) = &conn {
+                        conn.break_connection();
+                    }
+                }
+            }
+        }
+        Then::Break => {
+            if let Some(conn) = &conn {
+                conn.break_connection();
+            }
+        }
+        Then::Cut => {
+            if let Some(conn) = &conn {
+                // A few bytes: enough to be a body, too few to show an ImageId.
+                match (answer.body.len() / 2).min(LOST_BODY_BYTES) {
+                    0 => conn.break_connection(),
+                    sent => conn.cut_answer_after(sent),
+                }
+            }
+        }
+    }
+    let date = lock(&app.state).now();
+    to_response(answer, date)
+}
+
+/// The answer to `raw` given the fault that fired on it (if any), the
+/// status the client will see (0: none), and what to do after recording.
+/// Drop, Status, Throttle and Garbage do not process the request (no
+/// signature check, no nonce used, no copy made).
+fn answer_with(state: &mut State, raw: &RawRequest, fault: Option<&Fault>) -> (Answer, u16, Then) {
+    match fault {
+        None => {
+            let answer = handlers::process(state, raw);
+            let status = answer.status;
+            (answer, status, Then::Send)
+        }
+        Some(Fault::Delay(delay)) => {
+            let answer = handlers::process(state, raw);
+            let status = answer.status;
+            (answer, status, Then::Delay(*delay))
+        }
+        Some(Fault::LoseAnswer) => (handlers::process(state, raw), 0, Then::Cut),
+        Some(Fault::Drop) => {
+            // Never sent: the connection breaks before any byte goes out.
+            let answer = handlers::plain_answer(raw, 500, "text/plain", String::new());
+            (answer, 0, Then::Break)
+        }
+        Some(Fault::Status(status)) => {
+            let status = if (200..=999).contains(status) {
+                *status
+            } else {
+                500
+            };
+            let answer = match status {
+                502 | 504 => {
+                    handlers::plain_answer(raw, status, "text/html", faults::gateway_page(status))
+                }
+                503 => handlers::error_answer(
+                    state,
+                    raw,
+                    503,
+                    "ServiceUnavailable",
+                    "The request has failed due to a temporary failure of the server.",
+                ),
+                _ => handlers::error_answer(
+                    state,
+                    raw,
+                    status,
+                    "InternalError",
+                    "The request processing has failed due to some unknown error, exception or failure.",
+                ),
+            };
+            (answer, status, Then::Send)
+        }
+        Some(Fault::Throttle { retry_after_ms }) => {
+            let mut answer = handlers::error_answer(
+                state,
+                raw,
+                400,
+                "Throttling",
+                "Request was denied due to request throttling.",
+            );
+            if let Some(ms) = retry_after_ms {
+                answer
+                    .extra_headers
+                    .push(("x-acs-retry-after", ms.to_string()));
+            }
+            (answer, 400, Then::Send)
+        }
+        Some(Fault::Garbage) => {
+            // A JSON answer cut short: what a broken proxy might pass on.
+            let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+            let body = format!("{{\"RequestId\":\"{request_id}\",\"ImageId\":\"m-");
+            let mut answer =
+                handlers::plain_answer(raw, 200, "application/json;charset=utf-8", body);
+            answer.request_id = request_id;
+            (answer, 200, Then::Send)
+        }
+    }
+}
+
+/// Puts an answer on the wire, with a `Date` header showing `date`.
+fn to_response(answer: Answer, date: chrono::DateTime<chrono::Utc>) -> Response {
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() =
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -441,14 +632,19 @@ async fn handle(AxumState(shared): AxumState<Arc<Mutex<State>>>, request: Reques
         header::CONTENT_TYPE,
         HeaderValue::from_static(answer.content_type),
     );
-    let date = chrono::Utc::now()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
+    let date = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     if let Ok(date) = HeaderValue::from_str(&date) {
         headers.insert(header::DATE, date);
     }
-    if let Ok(id) = HeaderValue::from_str(&answer.request_id) {
-        headers.insert("x-acs-request-id", id);
+    if !answer.request_id.is_empty() {
+        if let Ok(id) = HeaderValue::from_str(&answer.request_id) {
+            headers.insert("x-acs-request-id", id);
+        }
+    }
+    for (name, value) in answer.extra_headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
     }
     response
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use super::faults::QueuedFault;
 use super::{Config, ImageView, RecordedRequest};
 
 /// A status pinned by a seed or by `Emulator::set_image_status`: it no longer
@@ -128,6 +129,8 @@ pub(crate) struct State {
     /// (AccessKeyId, ClientToken) → the CopyImage it answered.
     pub client_tokens: HashMap<(String, String), TokenRecord>,
     pub requests: Vec<RecordedRequest>,
+    /// Faults waiting for their request, in injection order.
+    pub faults: Vec<QueuedFault>,
 }
 
 impl State {
@@ -162,7 +165,21 @@ impl State {
             nonces: HashMap::new(),
             client_tokens: HashMap::new(),
             requests: Vec::new(),
+            faults: Vec::new(),
         }
+    }
+
+    /// The emulator's wall clock: the real time shifted by
+    /// `config.clock_skew` (saturating at chrono's limits).
+    pub fn now(&self) -> DateTime<Utc> {
+        let skew = self.config.clock_skew;
+        Utc::now()
+            .checked_add_signed(skew)
+            .unwrap_or(if skew > chrono::TimeDelta::zero() {
+                DateTime::<Utc>::MAX_UTC
+            } else {
+                DateTime::<Utc>::MIN_UTC
+            })
     }
 
     pub fn knows_region(&self, region: &str) -> bool {
