@@ -87,14 +87,51 @@ pub struct Cli {
     #[arg(long, value_name = "ID")]
     pub resource_group_id: Option<String>,
 
+    /// Idempotency token (at most 64 ASCII characters): a re-run with the same token and
+    /// parameters returns the copy already started instead of starting another [default: a new
+    /// random token per copy]
+    #[arg(long, value_name = "TOKEN", help_heading = "Connection")]
+    pub client_token: Option<String>,
+
+    /// Attempts per API call, the first included; transient failures (network, 5xx,
+    /// throttling) are retried with backoff
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20), help_heading = "Connection")]
+    pub max_attempts: u32,
+
+    /// Time allowed to connect to the endpoint (e.g. 500ms, 10s)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        help_heading = "Connection"
+    )]
+    pub connect_timeout: String,
+
+    /// Time allowed for the answer to each request, once connected
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30s",
+        help_heading = "Connection"
+    )]
+    pub read_timeout: String,
+
     /// ECS endpoint for every call, instead of https://ecs.<region>.aliyuncs.com (http:// only
     /// for loopback hosts)
-    #[arg(long, value_name = "URL", env = ENDPOINT_ENV, hide_env_values = true)]
+    #[arg(long, value_name = "URL", env = ENDPOINT_ENV, hide_env_values = true, help_heading = "Connection")]
     pub endpoint: Option<String>,
 
     /// Output format
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text, help_heading = "Output")]
     pub output: OutputFormat,
+
+    /// Show each attempt on stderr; -vv also shows the request parameters (credentials masked)
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Output")]
+    pub verbose: u8,
+
+    /// Print nothing but the result and errors
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
 }
 
 #[cfg(test)]

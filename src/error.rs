@@ -82,6 +82,10 @@ impl ApiError {
             "InvalidImageName.Duplicated" => {
                 "an image with this name already exists in the destination region: choose another --destination-image-name"
             }
+            "IdempotentParameterMismatch" => {
+                "this --client-token was already used for a copy with other parameters: \
+                 use a new token, or repeat the first copy's parameters exactly"
+            }
             "IncorrectDestinationRegion" => "the destination region must differ from the source region",
             "Forbidden.RAM" | "Forbidden" | "Forbbiden" => {
                 "the RAM identity lacks permission: it needs ecs:CopyImage on the source image"
@@ -135,6 +139,17 @@ pub enum Error {
         problem: String,
         excerpt: String,
     },
+    /// Several attempts failed; `last` decides the exit code.
+    #[error(
+        "{action} failed after {} attempts:\n{}\nthe last answer:\n{last}",
+        attempts.len(),
+        attempts.iter().enumerate().map(|(i, a)| format!("  attempt {}: {a}", i + 1)).collect::<Vec<_>>().join("\n")
+    )]
+    Exhausted {
+        action: String,
+        attempts: Vec<String>,
+        last: Box<Error>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -151,7 +166,23 @@ impl Error {
                 Exit::Rejected
             }
             Error::UnexpectedResponse { .. } => Exit::Unavailable,
+            Error::Exhausted { last, .. } => last.exit(),
             Error::Internal(_) => Exit::Internal,
+        }
+    }
+
+    /// One line for the list of attempts.
+    pub fn summary(&self) -> String {
+        match self {
+            Error::Api(api) => format!(
+                "HTTP {} {} (RequestId {})",
+                api.status, api.code, api.request_id
+            ),
+            Error::Transport { detail, .. } => format!("no answer: {detail}"),
+            Error::UnexpectedResponse {
+                status, problem, ..
+            } => format!("HTTP {status}: {problem}"),
+            other => other.to_string(),
         }
     }
 }

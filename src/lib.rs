@@ -1,10 +1,12 @@
 //! copy-image: copy an Alibaba Cloud ECS custom image to another region.
 //!
 //! ```text
-//! argv ─ clap ─▶ Cli ─ CopyImageRequest::try_from ─▶ validated request   (exit 2, nothing sent)
-//! environment ─ credentials::Chain ─▶ Credentials                       (exit 3)
-//! EcsClient: request.to_params() + common params ─ sign::v1 ─ HTTP ─▶ ImageId | error (4, 5)
-//! output: the ImageId alone on stdout; messages on stderr
+//! argv ─ clap ─▶ Cli ─ Settings::try_from ─▶ validated request + client options (exit 2, nothing sent)
+//! environment ─ credentials::Chain ─▶ Credentials                              (exit 3)
+//! EcsClient: request.to_params() + ClientToken
+//!   └ retry::run: each attempt signed afresh (sign::v1) ─ HTTP ─ response::interpret
+//!                 ─▶ ImageId | error (4 rejected, 5 unreachable/failing)
+//! output: the ImageId alone on stdout; messages on stderr (log: -q, -v, -vv)
 //! ```
 
 pub mod cli;
@@ -13,9 +15,13 @@ pub mod credentials;
 pub mod endpoint;
 pub mod env;
 pub mod error;
+pub mod log;
 pub mod model;
 pub mod output;
 pub mod request;
+pub mod response;
+pub mod retry;
+pub mod settings;
 pub mod sign;
 
 use std::ffi::OsString;
@@ -27,11 +33,10 @@ use clap::Parser;
 use crate::cli::Cli;
 use crate::client::EcsClient;
 use crate::credentials::Chain;
-use crate::endpoint::Endpoint;
 use crate::env::Env;
-use crate::error::{Error, Exit, UsageError};
+use crate::error::{Error, Exit};
 use crate::output::Report;
-use crate::request::CopyImageRequest;
+use crate::settings::Settings;
 
 /// The whole program: parse `args`, run, print the result or one error, return the exit code.
 pub fn main_with(
@@ -72,21 +77,15 @@ pub fn main_with(
 
 /// Validates, finds credentials, and starts the copy.
 pub fn run(cli: &Cli, env: &Env) -> Result<Report, Error> {
-    let request = CopyImageRequest::try_from(cli)?;
-    let endpoint = cli
-        .endpoint
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            Endpoint::parse_override(e).map_err(|rule| UsageError::Invalid {
-                flag: "--endpoint",
-                value: e.to_owned(),
-                rule,
-            })
-        })
-        .transpose()?;
+    let Settings {
+        mut request,
+        client,
+        log,
+        ..
+    } = Settings::try_from(cli)?;
     let credentials = Chain::default_chain().resolve(env)?;
-    let client = EcsClient::new(credentials, endpoint)?;
+    let client = EcsClient::new(credentials, client, log)?;
+    request.ensure_client_token();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

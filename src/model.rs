@@ -398,6 +398,53 @@ impl ResourceGroupId {
     }
 }
 
+/// `ClientToken`: makes CopyImage idempotent. The same token with the same parameters returns
+/// the copy already started instead of starting another. At most 64 ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientToken(String);
+string_newtype!(ClientToken);
+
+impl ClientToken {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(s: &str) -> Result<Self, Rule> {
+        if s.is_empty() {
+            return Err(rule("must not be empty"));
+        }
+        if !s.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(rule(
+                "may contain only printable ASCII characters, without spaces",
+            ));
+        }
+        if s.len() > Self::MAX_CHARS {
+            return Err(rule(format!(
+                "must be at most {} characters long (got {})",
+                Self::MAX_CHARS,
+                s.len()
+            )));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// A new random token (a UUID, 36 characters).
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().hyphenated().to_string())
+    }
+}
+
+/// A positive duration in human form: `500ms`, `5s`, `90m`, `2h`, `1h 30m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, Rule> {
+    let d = humantime::parse_duration(s.trim()).map_err(|e| {
+        rule(format!(
+            "must be a duration such as 500ms, 30s, 90m or 2h ({e})"
+        ))
+    })?;
+    if d.is_zero() {
+        return Err(rule("must be greater than zero"));
+    }
+    Ok(d)
+}
+
 /// Whether the copy is encrypted. `Unspecified` sends nothing (the service's default, which
 /// its own sources disagree about, applies). A KMS key exists only inside `Enabled`, so a key
 /// without encryption cannot be expressed.
@@ -605,6 +652,34 @@ mod tests {
         let tags = Tags::new(input.iter().map(|s| Tag::parse(s).unwrap()).collect()).unwrap();
         let keys: Vec<_> = tags.iter().map(|t| t.key().as_str()).collect();
         assert_eq!(keys, ["z", "a", "m"]);
+    }
+
+    #[test]
+    fn client_token_rules() {
+        assert!(ClientToken::parse("123e4567-e89b-12d3-a456-426655440000").is_ok());
+        assert!(ClientToken::parse(&"a".repeat(64)).is_ok());
+        assert!(refused(ClientToken::parse(&"a".repeat(65))).contains("at most 64"));
+        assert!(refused(ClientToken::parse("")).contains("must not be empty"));
+        assert!(refused(ClientToken::parse("a b")).contains("printable ASCII"));
+        assert!(refused(ClientToken::parse("令牌")).contains("printable ASCII"));
+        let generated = ClientToken::generate();
+        assert_eq!(generated.as_str().len(), 36);
+        assert!(ClientToken::parse(generated.as_str()).is_ok());
+        assert_ne!(generated, ClientToken::generate());
+    }
+
+    #[test]
+    fn durations_in_human_form() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("90m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(refused(parse_duration("0s")).contains("greater than zero"));
+        assert!(refused(parse_duration("5")).contains("such as 500ms"));
+        assert!(refused(parse_duration("soon")).contains("such as 500ms"));
+        assert!(refused(parse_duration("-5s")).contains("such as 500ms"));
     }
 
     #[test]

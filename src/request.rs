@@ -3,8 +3,8 @@
 use crate::cli::Cli;
 use crate::error::UsageError;
 use crate::model::{
-    Description, Encryption, ImageId, ImageName, KmsKeyId, RegionId, ResourceGroupId, Rule, Tag,
-    Tags,
+    ClientToken, Description, Encryption, ImageId, ImageName, KmsKeyId, RegionId, ResourceGroupId,
+    Rule, Tag, Tags,
 };
 use crate::sign::v1::Params;
 
@@ -19,6 +19,9 @@ pub struct CopyImageRequest {
     pub encryption: Encryption,
     pub tags: Tags,
     pub resource_group_id: Option<ResourceGroupId>,
+    /// Given by the user, or set once per logical copy before the first attempt, so that every
+    /// retry of the copy carries the same token.
+    pub client_token: Option<ClientToken>,
 }
 
 fn invalid(flag: &'static str, value: &str, rule: Rule) -> UsageError {
@@ -118,11 +121,22 @@ impl TryFrom<&Cli> for CopyImageRequest {
                 cli.resource_group_id.as_deref(),
                 ResourceGroupId::parse,
             )?,
+            client_token: parse_opt(
+                "--client-token",
+                cli.client_token.as_deref(),
+                ClientToken::parse,
+            )?,
         })
     }
 }
 
 impl CopyImageRequest {
+    /// Gives the copy a ClientToken if the user did not: one per logical copy, reused by every
+    /// attempt, so a retry after a lost answer cannot start a second copy.
+    pub fn ensure_client_token(&mut self) -> &ClientToken {
+        self.client_token.get_or_insert_with(ClientToken::generate)
+    }
+
     /// The API parameters, named and flattened as the official SDKs send them: `Encrypted` as
     /// `true`/`false`, tags as `Tag.N.Key`/`Tag.N.Value` numbered from 1 in the user's order.
     pub fn to_params(&self) -> Params {
@@ -151,6 +165,9 @@ impl CopyImageRequest {
         }
         if let Some(group) = &self.resource_group_id {
             put("ResourceGroupId", group.as_str());
+        }
+        if let Some(token) = &self.client_token {
+            put("ClientToken", token.as_str());
         }
         for (i, tag) in self.tags.iter().enumerate() {
             let n = i + 1;
@@ -217,6 +234,8 @@ mod tests {
             "key-1",
             "--resource-group-id",
             "rg-1",
+            "--client-token",
+            "ci-run-42",
             "--tag",
             "z=1",
             "--tag",
@@ -234,7 +253,8 @@ mod tests {
         assert_eq!(get("Tag.1.Value"), Some("1"));
         assert_eq!(get("Tag.2.Key"), Some("a"));
         assert_eq!(get("Tag.2.Value"), Some(""));
-        assert_eq!(p.len(), 12);
+        assert_eq!(get("ClientToken"), Some("ci-run-42"));
+        assert_eq!(p.len(), 13);
     }
 
     #[test]
@@ -360,6 +380,26 @@ mod tests {
         assert!(
             same.contains("must differ from the source region (cn-hangzhou)"),
             "{same}"
+        );
+    }
+
+    #[test]
+    fn client_token_is_kept_or_generated_once() {
+        let mut given = request(&["--client-token", "ci-run-42"]).unwrap();
+        assert_eq!(given.ensure_client_token().as_str(), "ci-run-42");
+        let mut generated = request(&[]).unwrap();
+        assert!(!generated.to_params().contains_key("ClientToken"));
+        let first = generated.ensure_client_token().clone();
+        assert_eq!(
+            generated.ensure_client_token(),
+            &first,
+            "set once, then kept"
+        );
+        assert_eq!(generated.to_params()["ClientToken"], first.as_str());
+        let msg = refused(&["--client-token", "has space"]);
+        assert!(
+            msg.starts_with("invalid value 'has space' for --client-token:"),
+            "{msg}"
         );
     }
 

@@ -615,26 +615,33 @@ fn duplicate_name_in_destination_exits_4() {
 
 // --- exit 5: the service could not be reached or failed -------------------------------------
 
+/// Arguments for a copy sent to a stand-in server, with two attempts.
+const TWO_ATTEMPTS: [&str; 8] = [
+    "--source-region",
+    "cn-hangzhou",
+    "--image-id",
+    "m-1",
+    "--destination-region",
+    DEST,
+    "--max-attempts",
+    "2",
+];
+
 #[test]
-fn unreachable_endpoint_exits_5() {
+fn unreachable_endpoint_exits_5_after_retrying() {
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     }; // closed again: connections are refused
     let out = with_keys(&format!("http://127.0.0.1:{port}"))
-        .args([
-            "--source-region",
-            "cn-hangzhou",
-            "--image-id",
-            "m-1",
-            "--destination-region",
-            DEST,
-        ])
+        .args(TWO_ATTEMPTS)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
+    assert!(err.contains("CopyImage failed after 2 attempts"), "{err}");
     assert!(err.contains("could not reach"), "{err}");
+    assert!(err.contains("connection failed"), "{err}");
     assert!(
         !err.contains("Signature="),
         "no signed URL in messages: {err}"
@@ -642,12 +649,14 @@ fn unreachable_endpoint_exits_5() {
     assert_eq!(stdout(&out), "");
 }
 
-/// A one-shot HTTP server that answers the first connection with `status` and `body`.
+/// A stand-in HTTP server that answers up to `connections` connections with `status` and
+/// `body`, and counts them.
 fn canned_server(
     status: &str,
     content_type: &str,
     body: &str,
-) -> (String, std::thread::JoinHandle<()>) {
+    connections: usize,
+) -> (String, std::thread::JoinHandle<usize>) {
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -655,36 +664,38 @@ fn canned_server(
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let handle = std::thread::spawn(move || {
-        if let Ok((mut stream, _)) = listener.accept() {
+        let mut served = 0;
+        while served < connections {
+            let Ok((mut stream, _)) = listener.accept() else {
+                break;
+            };
             let mut buf = [0u8; 8192];
             let _ = stream.read(&mut buf);
             let _ = stream.write_all(response.as_bytes());
+            served += 1;
         }
+        served
     });
     (endpoint, handle)
 }
 
 #[test]
-fn gateway_html_error_exits_5_with_status_and_excerpt() {
+fn gateway_html_error_is_retried_then_exits_5_with_status_and_excerpt() {
     let (endpoint, server) = canned_server(
         "502 Bad Gateway",
         "text/html",
         "<html><body>Bad Gateway</body></html>\n",
+        2,
     );
-    let out = with_keys(&endpoint)
-        .args([
-            "--source-region",
-            "cn-hangzhou",
-            "--image-id",
-            "m-1",
-            "--destination-region",
-            DEST,
-        ])
-        .output()
-        .unwrap();
-    server.join().unwrap();
+    let out = with_keys(&endpoint).args(TWO_ATTEMPTS).output().unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        2,
+        "both attempts reached the server"
+    );
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
+    assert!(err.contains("failed after 2 attempts"), "{err}");
     assert!(err.contains("HTTP 502"), "{err}");
     assert!(err.contains("<html><body>Bad Gateway"), "{err}");
 }
@@ -695,50 +706,42 @@ fn service_unavailable_code_exits_5() {
         "503 Service Unavailable",
         "application/json",
         r#"{"RequestId":"R-503","HostId":"ecs.cn-hangzhou.aliyuncs.com","Code":"ServiceUnavailable","Message":"x"}"#,
+        2,
     );
-    let out = with_keys(&endpoint)
-        .args([
-            "--source-region",
-            "cn-hangzhou",
-            "--image-id",
-            "m-1",
-            "--destination-region",
-            DEST,
-        ])
-        .output()
-        .unwrap();
-    server.join().unwrap();
+    let out = with_keys(&endpoint).args(TWO_ATTEMPTS).output().unwrap();
+    assert_eq!(server.join().unwrap(), 2);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Code:      ServiceUnavailable"), "{err}");
+    assert!(err.contains("RequestId: R-503"), "{err}");
     assert!(
-        stderr(&out).contains("Code:      ServiceUnavailable"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("RequestId: R-503"),
-        "{}",
-        stderr(&out)
+        err.contains("attempt 2: HTTP 503 ServiceUnavailable (RequestId R-503)"),
+        "{err}"
     );
 }
 
 #[test]
 fn a_success_status_without_json_is_reported_not_a_panic() {
-    let (endpoint, server) = canned_server("200 OK", "text/plain", "not json\n");
-    let out = with_keys(&endpoint)
-        .args([
-            "--source-region",
-            "cn-hangzhou",
-            "--image-id",
-            "m-1",
-            "--destination-region",
-            DEST,
-        ])
-        .output()
-        .unwrap();
-    server.join().unwrap();
+    let (endpoint, server) = canned_server("200 OK", "text/plain", "not json\n", 2);
+    let out = with_keys(&endpoint).args(TWO_ATTEMPTS).output().unwrap();
+    assert_eq!(server.join().unwrap(), 2, "an unreadable 2xx is retried");
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("unexpected answer"), "{err}");
     assert!(err.contains("not json"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_proxy_refusal_is_not_retried_and_exits_4() {
+    let (endpoint, server) = canned_server(
+        "403 Forbidden",
+        "text/html",
+        "<html>blocked by proxy</html>",
+        1,
+    );
+    let out = with_keys(&endpoint).args(TWO_ATTEMPTS).output().unwrap();
+    assert_eq!(server.join().unwrap(), 1);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("attempts"), "{}", stderr(&out));
 }
