@@ -745,3 +745,47 @@ fn a_proxy_refusal_is_not_retried_and_exits_4() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(!stderr(&out).contains("attempts"), "{}", stderr(&out));
 }
+
+/// A TLS server on loopback whose certificate no public authority signed: the tool must
+/// refuse it (certificate verification cannot be turned off), and send it nothing.
+#[test]
+fn an_untrusted_certificate_is_refused() {
+    use std::sync::Arc;
+
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let mut received = Vec::new();
+        if let Ok((tcp, _)) = listener.accept() {
+            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = tls.read(&mut buf) {
+                received.extend_from_slice(&buf[..n]);
+            }
+        }
+        received
+    });
+    let out = with_keys(&format!("https://localhost:{port}"))
+        .args(["--source-region", "cn-hangzhou", "--image-id", "m-1"])
+        .args(["--destination-region", DEST, "--max-attempts", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("certificate"), "{err}");
+    assert!(
+        server.join().unwrap().is_empty(),
+        "no request may cross an untrusted connection"
+    );
+}
