@@ -9,6 +9,10 @@
 //! Ctrl-C, logging one line per request to stderr (with the fault that
 //! fired on it, if any).
 //!
+//! The same server is also STS (`ALIBABA_CLOUD_STS_ENDPOINT`): `AssumeRole`
+//! for the role printed in the comment lines, and `AssumeRoleWithOIDC` for the
+//! OIDC provider and token printed there.
+//!
 //! `--fault` (repeatable) queues a fault for the next request whose `Action`
 //! is ACTION (`any` for any request); each fires once, in the order given:
 //!
@@ -37,8 +41,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use emulator::{
-    Config, Emulator, Fault, CREATING_IMAGE_ID, SOURCE_IMAGE_ID, SOURCE_REGION, STS_ACCESS_KEY_ID,
-    STS_ACCESS_KEY_SECRET, STS_SECURITY_TOKEN,
+    Config, Emulator, Fault, CREATING_IMAGE_ID, OIDC_PROVIDER_ARN, OIDC_TOKEN, ROLE_ARN,
+    SOURCE_IMAGE_ID, SOURCE_REGION, STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET, STS_SECURITY_TOKEN,
 };
 
 const USAGE: &str = "\
@@ -214,6 +218,11 @@ fn main() -> ExitCode {
     }
     let _ = writeln!(
         out,
+        "export ALIBABA_CLOUD_STS_ENDPOINT={}",
+        emulator.sts_endpoint()
+    );
+    let _ = writeln!(
+        out,
         "# source image: {SOURCE_IMAGE_ID} (Available, {SOURCE_REGION}); \
          {CREATING_IMAGE_ID} is still Creating"
     );
@@ -222,6 +231,17 @@ fn main() -> ExitCode {
         "# STS instead: ALIBABA_CLOUD_ACCESS_KEY_ID={STS_ACCESS_KEY_ID} \
          ALIBABA_CLOUD_ACCESS_KEY_SECRET={STS_ACCESS_KEY_SECRET} \
          ALIBABA_CLOUD_SECURITY_TOKEN='{STS_SECURITY_TOKEN}'"
+    );
+    let _ = writeln!(
+        out,
+        "# assume a role with the exported access key (AssumeRole): \
+         ALIBABA_CLOUD_ROLE_ARN={ROLE_ARN}"
+    );
+    let _ = writeln!(
+        out,
+        "# OIDC instead: ALIBABA_CLOUD_ROLE_ARN={ROLE_ARN} \
+         ALIBABA_CLOUD_OIDC_PROVIDER_ARN={OIDC_PROVIDER_ARN} \
+         ALIBABA_CLOUD_OIDC_TOKEN_FILE=<a file holding exactly {OIDC_TOKEN}>"
     );
     let _ = out.flush();
     drop(out);

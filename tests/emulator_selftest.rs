@@ -1,5 +1,6 @@
 //! Tests of the ECS emulator itself: its signer against Alibaba's published
-//! examples, and its HTTP behaviour driven by raw HTTP/1.1 requests.
+//! examples, and its HTTP behaviour driven by raw HTTP/1.1 requests; then its
+//! STS, and the metadata-service and credentials-URI fakes.
 
 mod emulator;
 
@@ -12,7 +13,8 @@ use emulator::signature::{
     string_to_sign,
 };
 use emulator::{
-    Config, Emulator, Fault, ACCESS_KEY_ID, ACCESS_KEY_SECRET, CREATING_IMAGE_ID, SOURCE_IMAGE_ID,
+    Config, CredentialsUri, Emulator, Fault, Imds, ImdsConfig, IssuedKey, ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET, CREATING_IMAGE_ID, OIDC_PROVIDER_ARN, OIDC_TOKEN, ROLE_ARN, SOURCE_IMAGE_ID,
     SOURCE_REGION, STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET, STS_SECURITY_TOKEN,
 };
 use serde_json::Value;
@@ -1956,4 +1958,884 @@ fn a_skewed_clock_moves_the_timestamp_window_and_the_date_header() {
     let answer = at(chrono::TimeDelta::zero());
     answer.assert_ok();
     assert!(date_offset_secs(&answer).abs() <= 10);
+}
+
+// ---------------------------------------------------------------------- STS
+
+const STS_VERSION: &str = "2015-04-01";
+
+/// Common parameters for an STS call (`Version=2015-04-01`).
+fn sts_common(action: &str, key_id: &str) -> Vec<(String, String)> {
+    common(action, key_id)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "Version" {
+                (k, STS_VERSION.to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect()
+}
+
+/// A signed STS call, all parameters in the query string.
+fn sts_call_as(
+    emu: &Emulator,
+    key: (&str, &str, Option<&str>),
+    action: &str,
+    extra: &[(&str, &str)],
+) -> HttpAnswer {
+    let (id, secret, token) = key;
+    let mut params = with(sts_common(action, id), extra);
+    if let Some(token) = token {
+        params.push(("SecurityToken".to_string(), token.to_string()));
+    }
+    http(emu, "POST", &signed_query("POST", &params, secret))
+}
+
+/// `AssumeRole` signed with the plain key.
+fn assume_role(emu: &Emulator, extra: &[(&str, &str)]) -> HttpAnswer {
+    sts_call_as(
+        emu,
+        (ACCESS_KEY_ID, ACCESS_KEY_SECRET, None),
+        "AssumeRole",
+        extra,
+    )
+}
+
+/// (AccessKeyId, AccessKeySecret, SecurityToken, Expiration) of an answer.
+fn credentials_of(json: &Value) -> (String, String, String, chrono::DateTime<chrono::Utc>) {
+    let c = &json["Credentials"];
+    let text = |name: &str| {
+        c[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("Credentials.{name} in {json}"))
+            .to_string()
+    };
+    let expiration = text("Expiration");
+    assert_eq!(expiration.len(), 20, "{expiration}");
+    let at = chrono::NaiveDateTime::parse_from_str(&expiration, "%Y-%m-%dT%H:%M:%SZ")
+        .unwrap_or_else(|e| panic!("Expiration {expiration}: {e}"))
+        .and_utc();
+    (
+        text("AccessKeyId"),
+        text("AccessKeySecret"),
+        text("SecurityToken"),
+        at,
+    )
+}
+
+/// DescribeImages signed with `id`/`secret` (and `token`).
+fn describe_with(emu: &Emulator, id: &str, secret: &str, token: Option<&str>) -> HttpAnswer {
+    let mut params = with(common("DescribeImages", id), &[("RegionId", SOURCE_REGION)]);
+    if let Some(token) = token {
+        params.push(("SecurityToken".to_string(), token.to_string()));
+    }
+    http(emu, "POST", &signed_query("POST", &params, secret))
+}
+
+fn describe_with_key(emu: &Emulator, key: &IssuedKey) -> HttpAnswer {
+    describe_with(
+        emu,
+        &key.access_key_id,
+        &key.access_key_secret,
+        Some(&key.security_token),
+    )
+}
+
+#[track_caller]
+fn assert_looks_issued(id: &str, secret: &str, token: &str) {
+    let suffix = id.strip_prefix("STS.").expect("an STS. key id");
+    assert_eq!(suffix.len(), 20, "{id}");
+    assert!(suffix.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    assert!(secret.len() >= 30, "{secret}");
+    assert!(
+        token.contains('/') && token.contains('+') && token.contains('='),
+        "{token}"
+    );
+}
+
+/// Seconds from now to `at` (negative: past).
+fn secs_until(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    (at - chrono::Utc::now()).num_seconds()
+}
+
+#[test]
+fn assume_role_signed_by_the_plain_key_issues_credentials_ecs_accepts() {
+    let emu = Emulator::start();
+    let policy =
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]}"#;
+    let json = assume_role(
+        &emu,
+        &[
+            ("RoleArn", ROLE_ARN),
+            ("RoleSessionName", "copy-image@ci_1.x-y"),
+            ("DurationSeconds", "900"),
+            ("Policy", policy),
+            ("ExternalId", "ext-42"),
+        ],
+    )
+    .assert_ok();
+    let (id, secret, token, expiration) = credentials_of(&json);
+    assert_looks_issued(&id, &secret, &token);
+    let left = secs_until(expiration);
+    assert!((898..=902).contains(&left), "expires in {left} s");
+    assert_eq!(
+        json["AssumedRoleUser"]["Arn"],
+        format!("{ROLE_ARN}/copy-image@ci_1.x-y")
+    );
+    let role_id = json["AssumedRoleUser"]["AssumedRoleId"].as_str().unwrap();
+    assert!(role_id.ends_with(":copy-image@ci_1.x-y"), "{role_id}");
+
+    let issued = emu.issued_keys();
+    assert_eq!(issued.len(), 1);
+    let key = &issued[0];
+    assert_eq!(
+        (
+            key.access_key_id.as_str(),
+            key.access_key_secret.as_str(),
+            key.security_token.as_str()
+        ),
+        (id.as_str(), secret.as_str(), token.as_str())
+    );
+    assert_eq!(key.expiration, expiration);
+    assert_eq!(key.issued_by, "AssumeRole");
+    assert_eq!(key.caller.as_deref(), Some(ACCESS_KEY_ID));
+    let assumed = emu.assumed_roles();
+    assert_eq!(assumed.len(), 1);
+    assert_eq!(assumed[0].role_arn, ROLE_ARN);
+    assert_eq!(assumed[0].role_session_name, "copy-image@ci_1.x-y");
+    assert_eq!(assumed[0].duration_seconds, Some(900));
+    assert_eq!(assumed[0].policy.as_deref(), Some(policy));
+    assert_eq!(assumed[0].external_id.as_deref(), Some("ext-42"));
+    assert_eq!(assumed[0].issued_access_key_id, id);
+    assert_eq!(emu.requests()[0].action(), Some("AssumeRole"));
+
+    // ECS accepts the new key with its token, and only with it.
+    let listed = describe_with(&emu, &id, &secret, Some(&token)).assert_ok();
+    assert_eq!(listed_ids(&listed), vec![SOURCE_IMAGE_ID.to_string()]);
+    describe_with(&emu, &id, &secret, None).assert_error(400, "MissingSecurityToken");
+    describe_with(&emu, &id, &secret, Some(STS_SECURITY_TOKEN))
+        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+    describe_with(&emu, &id, "not-the-secret", Some(&token))
+        .assert_error(400, "SignatureDoesNotMatch");
+
+    // The issued key may itself assume a role (default duration: 1 h).
+    let json = sts_call_as(
+        &emu,
+        (&id, &secret, Some(&token)),
+        "AssumeRole",
+        &[("RoleArn", ROLE_ARN), ("RoleSessionName", "chained")],
+    )
+    .assert_ok();
+    let (chained_id, ..) = credentials_of(&json);
+    let left = secs_until(credentials_of(&json).3);
+    assert!((3598..=3602).contains(&left), "expires in {left} s");
+    let issued = emu.issued_keys();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(issued[1].access_key_id, chained_id);
+    assert_eq!(issued[1].caller.as_deref(), Some(id.as_str()));
+    assert_ne!(chained_id, id);
+}
+
+#[test]
+fn assume_role_must_be_signed() {
+    let emu = Emulator::start();
+    let extra = [("RoleArn", ROLE_ARN), ("RoleSessionName", "session")];
+    // No signature at all.
+    let params = with(sts_common("AssumeRole", ACCESS_KEY_ID), &extra);
+    let json =
+        http(&emu, "POST", &canonicalized_query(&params)).assert_error(400, "IncompleteSignature");
+    assert_eq!(json["HostId"], "sts.aliyuncs.com");
+    assert!(
+        json["Recommend"].as_str().unwrap().contains("product=Sts"),
+        "{json}"
+    );
+    // No access key.
+    let params = without(
+        with(sts_common("AssumeRole", ACCESS_KEY_ID), &extra),
+        "AccessKeyId",
+    );
+    http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(400, "MissingParameter");
+    // Signed with the wrong secret, or for GET and sent as POST.
+    sts_call_as(
+        &emu,
+        (ACCESS_KEY_ID, "wrong-secret", None),
+        "AssumeRole",
+        &extra,
+    )
+    .assert_error(400, "SignatureDoesNotMatch");
+    let params = with(sts_common("AssumeRole", ACCESS_KEY_ID), &extra);
+    http(
+        &emu,
+        "POST",
+        &signed_query("GET", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(400, "SignatureDoesNotMatch");
+    // An STS caller without its token.
+    sts_call_as(
+        &emu,
+        (STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET, None),
+        "AssumeRole",
+        &extra,
+    )
+    .assert_error(400, "MissingSecurityToken");
+    assert!(emu.issued_keys().is_empty());
+    // …and with it, accepted.
+    sts_call_as(
+        &emu,
+        (
+            STS_ACCESS_KEY_ID,
+            STS_ACCESS_KEY_SECRET,
+            Some(STS_SECURITY_TOKEN),
+        ),
+        "AssumeRole",
+        &extra,
+    )
+    .assert_ok();
+    assert_eq!(
+        emu.issued_keys()[0].caller.as_deref(),
+        Some(STS_ACCESS_KEY_ID)
+    );
+}
+
+#[test]
+fn assume_role_checks_the_role_and_the_session_name() {
+    let emu = Emulator::start();
+    let session =
+        |name: &str| assume_role(&emu, &[("RoleArn", ROLE_ARN), ("RoleSessionName", name)]);
+    let json = assume_role(
+        &emu,
+        &[
+            ("RoleArn", "acs:ram::1234567890123456:role/someone-else"),
+            ("RoleSessionName", "session"),
+        ],
+    )
+    .assert_error(404, "EntityNotExist.Role");
+    assert!(json["Message"].as_str().unwrap().contains("someone-else"));
+    for arn in [
+        "copy-image-test",
+        "acs:ram::12ab:role/copy-image-test",
+        "acs:ram::1234567890123456:user/copy-image-test",
+        "acs:ram::1234567890123456:role/",
+        "acs:ram:cn-hangzhou:1234567890123456:role/copy-image-test",
+        "acs:ram::1234567890123456:role/has space",
+    ] {
+        assume_role(&emu, &[("RoleArn", arn), ("RoleSessionName", "session")])
+            .assert_error(400, "InvalidParameter.RoleArn");
+    }
+    let too_long = "s".repeat(65);
+    for bad in [
+        "a",
+        too_long.as_str(),
+        "has space",
+        "slash/no",
+        "ünï",
+        "a:b",
+    ] {
+        session(bad).assert_error(400, "InvalidParameter.RoleSessionName");
+    }
+    session("ab").assert_ok();
+    session(&"s".repeat(64)).assert_ok();
+    session("A.b_c@d-9").assert_ok();
+    assume_role(&emu, &[("RoleSessionName", "session")]).assert_error(400, "MissingParameter");
+    let json = assume_role(&emu, &[("RoleArn", ROLE_ARN)]).assert_error(400, "MissingParameter");
+    assert!(json["Message"]
+        .as_str()
+        .unwrap()
+        .contains("RoleSessionName"));
+    assert_eq!(emu.issued_keys().len(), 3);
+
+    // The roles come from the configuration.
+    let other = "acs:ram::42:role/other.role";
+    let emu = Emulator::start_with(Config {
+        roles: vec![other.to_string()],
+        ..Config::default()
+    });
+    assume_role(&emu, &[("RoleArn", ROLE_ARN), ("RoleSessionName", "s1")])
+        .assert_error(404, "EntityNotExist.Role");
+    assume_role(&emu, &[("RoleArn", other), ("RoleSessionName", "s1")]).assert_ok();
+}
+
+#[test]
+fn duration_seconds_must_be_between_900_and_43200() {
+    let emu = Emulator::start();
+    let with_duration = |d: &str| {
+        assume_role(
+            &emu,
+            &[
+                ("RoleArn", ROLE_ARN),
+                ("RoleSessionName", "session"),
+                ("DurationSeconds", d),
+            ],
+        )
+    };
+    for bad in ["899", "43201", "0", "-900", "abc", "3600.0", " 3600", "1e4"] {
+        with_duration(bad).assert_error(400, "InvalidParameter.DurationSeconds");
+    }
+    assert!(emu.issued_keys().is_empty());
+    for (d, secs) in [("900", 900), ("43200", 43200)] {
+        let left = secs_until(credentials_of(&with_duration(d).assert_ok()).3);
+        assert!((secs - 2..=secs + 2).contains(&left), "{d}: {left}");
+    }
+}
+
+#[test]
+fn assume_role_parameters_in_a_form_body_are_signed_and_used() {
+    let emu = Emulator::start();
+    let query_params = sts_common("AssumeRole", ACCESS_KEY_ID);
+    let body_params = owned(&[
+        ("RoleArn", ROLE_ARN),
+        ("RoleSessionName", "from-the-body"),
+        ("DurationSeconds", "1800"),
+        ("Policy", r#"{"Statement": []}"#),
+    ]);
+    let mut all = query_params.clone();
+    all.extend(body_params.clone());
+    let query = format!(
+        "{}&Signature={}",
+        canonicalized_query(&query_params),
+        percent_encode(&sign("POST", &all, ACCESS_KEY_SECRET))
+    );
+    let json = http_form(&emu, &query, &canonicalized_query(&body_params)).assert_ok();
+    assert_eq!(
+        json["AssumedRoleUser"]["Arn"],
+        format!("{ROLE_ARN}/from-the-body")
+    );
+    let left = secs_until(credentials_of(&json).3);
+    assert!((1798..=1802).contains(&left), "{left}");
+    assert_eq!(
+        emu.assumed_roles()[0].policy.as_deref(),
+        Some(r#"{"Statement": []}"#)
+    );
+    assert_eq!(
+        emu.requests()[0].param("RoleSessionName"),
+        Some("from-the-body")
+    );
+
+    // The same body left out of the signature is refused.
+    let query = signed_query(
+        "POST",
+        &sts_common("AssumeRole", ACCESS_KEY_ID),
+        ACCESS_KEY_SECRET,
+    );
+    http_form(&emu, &query, &canonicalized_query(&body_params))
+        .assert_error(400, "SignatureDoesNotMatch");
+    assert_eq!(emu.issued_keys().len(), 1);
+}
+
+#[test]
+fn the_version_picks_the_product() {
+    let emu = Emulator::start();
+    let role = [("RoleArn", ROLE_ARN), ("RoleSessionName", "session")];
+    // AssumeRole with the ECS version.
+    call(&emu, "AssumeRole", &role).assert_error(404, "InvalidAction.NotFound");
+    // An ECS action with the STS version.
+    sts_call_as(
+        &emu,
+        (ACCESS_KEY_ID, ACCESS_KEY_SECRET, None),
+        "DescribeImages",
+        &[("RegionId", SOURCE_REGION)],
+    )
+    .assert_error(404, "InvalidAction.NotFound");
+    // A version that is neither.
+    let params = with(
+        common("AssumeRole", ACCESS_KEY_ID)
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "Version" {
+                    (k, "2019-01-01".to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
+        &role,
+    );
+    http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(400, "InvalidVersion");
+    // AssumeRoleWithOIDC with the ECS version.
+    let params = oidc_params(&[("Version", "2014-05-26")]);
+    http(&emu, "POST", &canonicalized_query(&params)).assert_error(404, "InvalidAction.NotFound");
+    assert!(emu.issued_keys().is_empty());
+}
+
+/// An unsigned AssumeRoleWithOIDC: `Action`, `Version`, `Format`,
+/// `Timestamp` and the three OIDC parameters; `overrides` replace (or, with
+/// an empty value, remove) entries and add new ones.
+fn oidc_params(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let now = timestamp(chrono::Duration::zero());
+    let base = [
+        ("Action", "AssumeRoleWithOIDC"),
+        ("Version", STS_VERSION),
+        ("Format", "JSON"),
+        ("Timestamp", now.as_str()),
+        ("RoleArn", ROLE_ARN),
+        ("OIDCProviderArn", OIDC_PROVIDER_ARN),
+        ("OIDCToken", OIDC_TOKEN),
+    ];
+    let mut params: Vec<(String, String)> = base
+        .iter()
+        .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    params.extend(
+        overrides
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    params
+}
+
+/// Sends an OIDC call the way credentials-go does: the envelope in the
+/// query string, the rest in a form body.
+fn oidc_call(emu: &Emulator, overrides: &[(&str, &str)]) -> HttpAnswer {
+    let params = oidc_params(overrides);
+    let envelope = [
+        "Action",
+        "Version",
+        "Format",
+        "Timestamp",
+        "Signature",
+        "AccessKeyId",
+    ];
+    let (query, body): (Vec<_>, Vec<_>) = params
+        .into_iter()
+        .partition(|(k, _)| envelope.contains(&k.as_str()));
+    let query: String = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    http_form(emu, &query, &canonicalized_query(&body))
+}
+
+#[test]
+fn assume_role_with_oidc_needs_no_signature_and_issues_credentials_ecs_accepts() {
+    let emu = Emulator::start();
+    let json = oidc_call(&emu, &[]).assert_ok();
+    let (id, secret, token, expiration) = credentials_of(&json);
+    assert_looks_issued(&id, &secret, &token);
+    let left = secs_until(expiration);
+    assert!((3598..=3602).contains(&left), "{left}");
+    assert_eq!(
+        json["OIDCTokenInfo"]["Subject"],
+        "system:serviceaccount:default:copy-image"
+    );
+    assert!(json["OIDCTokenInfo"]["Issuer"].is_string(), "{json}");
+    let arn = json["AssumedRoleUser"]["Arn"].as_str().unwrap();
+    assert!(arn.starts_with(&format!("{ROLE_ARN}/")), "{arn}");
+
+    let issued = emu.issued_keys();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].access_key_id, id);
+    assert_eq!(issued[0].issued_by, "AssumeRoleWithOIDC");
+    assert_eq!(issued[0].caller, None);
+    let assumed = &emu.assumed_roles()[0];
+    assert!(assumed.session_name_generated);
+    assert_eq!(format!("{ROLE_ARN}/{}", assumed.role_session_name), arn);
+    assert_eq!(
+        assumed.oidc_provider_arn.as_deref(),
+        Some(OIDC_PROVIDER_ARN)
+    );
+
+    describe_with(&emu, &id, &secret, Some(&token)).assert_ok();
+
+    // A session name, duration and policy are taken; a stray signature and
+    // access key are ignored.
+    let json = oidc_call(
+        &emu,
+        &[
+            ("RoleSessionName", "rrsa-pod"),
+            ("DurationSeconds", "7200"),
+            ("Policy", r#"{"Statement":[]}"#),
+            ("Signature", "bm90IGEgc2lnbmF0dXJl"),
+            ("AccessKeyId", "LTAI-nobody"),
+        ],
+    )
+    .assert_ok();
+    assert_eq!(
+        json["AssumedRoleUser"]["Arn"],
+        format!("{ROLE_ARN}/rrsa-pod")
+    );
+    let left = secs_until(credentials_of(&json).3);
+    assert!((7198..=7202).contains(&left), "{left}");
+    let assumed = &emu.assumed_roles()[1];
+    assert!(!assumed.session_name_generated);
+    assert_eq!(assumed.policy.as_deref(), Some(r#"{"Statement":[]}"#));
+
+    // Its own common parameters are still checked.
+    for missing in ["Timestamp", "Format", "Version"] {
+        let json = oidc_call(&emu, &[(missing, "")]).assert_error(400, "MissingParameter");
+        assert!(json.is_null() || json["Message"].as_str().unwrap().contains(missing));
+    }
+    let stale = timestamp(chrono::Duration::hours(-1));
+    oidc_call(&emu, &[("Timestamp", &stale)]).assert_error(400, "InvalidTimeStamp.Expired");
+    oidc_call(&emu, &[("RoleSessionName", "bad name")])
+        .assert_error(400, "InvalidParameter.RoleSessionName");
+    oidc_call(&emu, &[("DurationSeconds", "600")])
+        .assert_error(400, "InvalidParameter.DurationSeconds");
+    assert_eq!(emu.issued_keys().len(), 2);
+}
+
+#[test]
+fn assume_role_with_oidc_checks_provider_token_and_role() {
+    let emu = Emulator::start();
+    let json = oidc_call(&emu, &[("OIDCToken", "eyJhbGciOiJSUzI1NiJ9.e30.forged")])
+        .assert_error(400, "AuthenticationFail.OIDCToken.Invalid");
+    assert_eq!(json["HostId"], "sts.aliyuncs.com");
+    let with_newline = format!("{OIDC_TOKEN}\n");
+    oidc_call(&emu, &[("OIDCToken", &with_newline)])
+        .assert_error(400, "AuthenticationFail.OIDCToken.Invalid");
+    oidc_call(
+        &emu,
+        &[(
+            "OIDCProviderArn",
+            "acs:ram::1234567890123456:oidc-provider/other",
+        )],
+    )
+    .assert_error(404, "EntityNotExist.OIDCProvider");
+    oidc_call(&emu, &[("OIDCProviderArn", "ack-rrsa-test")])
+        .assert_error(400, "InvalidParameter.OIDCProviderArn");
+    oidc_call(&emu, &[("RoleArn", "acs:ram::1234567890123456:role/other")])
+        .assert_error(404, "EntityNotExist.Role");
+    oidc_call(&emu, &[("RoleArn", "other")]).assert_error(400, "InvalidParameter.RoleArn");
+    for missing in ["RoleArn", "OIDCProviderArn", "OIDCToken"] {
+        oidc_call(&emu, &[(missing, "")]).assert_error(400, "MissingParameter");
+    }
+    assert!(emu.issued_keys().is_empty());
+    assert!(emu.assumed_roles().is_empty());
+}
+
+#[test]
+fn an_issued_key_is_refused_once_expired() {
+    let emu = Emulator::start_with(Config {
+        sts_lifetime: Some(Duration::from_secs(1)),
+        ..Config::default()
+    });
+    // DurationSeconds is still validated, but the lifetime wins.
+    let json = assume_role(
+        &emu,
+        &[
+            ("RoleArn", ROLE_ARN),
+            ("RoleSessionName", "short"),
+            ("DurationSeconds", "3600"),
+        ],
+    )
+    .assert_ok();
+    let (id, secret, token, expiration) = credentials_of(&json);
+    let left = expiration - chrono::Utc::now();
+    assert!(
+        left > chrono::TimeDelta::zero() && left <= chrono::TimeDelta::seconds(2),
+        "{left}"
+    );
+    describe_with(&emu, &id, &secret, Some(&token)).assert_ok();
+    let oidc = emu_key_from(&oidc_call(&emu, &[]).assert_ok());
+
+    let wait = (expiration - chrono::Utc::now() + chrono::TimeDelta::milliseconds(100))
+        .to_std()
+        .unwrap_or_default();
+    std::thread::sleep(wait);
+    let json = describe_with(&emu, &id, &secret, Some(&token))
+        .assert_error(400, "InvalidSecurityToken.Expired");
+    assert_eq!(json["Message"], "Specified SecurityToken is expired.");
+    // An expired key cannot assume a role either.
+    sts_call_as(
+        &emu,
+        (&id, &secret, Some(&token)),
+        "AssumeRole",
+        &[("RoleArn", ROLE_ARN), ("RoleSessionName", "again")],
+    )
+    .assert_error(400, "InvalidSecurityToken.Expired");
+    describe_with(&emu, &oidc.0, &oidc.1, Some(&oidc.2))
+        .assert_error(400, "InvalidSecurityToken.Expired");
+    // A fresh one works.
+    let json =
+        assume_role(&emu, &[("RoleArn", ROLE_ARN), ("RoleSessionName", "fresh")]).assert_ok();
+    let fresh = emu_key_from(&json);
+    describe_with(&emu, &fresh.0, &fresh.1, Some(&fresh.2)).assert_ok();
+}
+
+fn emu_key_from(json: &Value) -> (String, String, String) {
+    let (id, secret, token, _) = credentials_of(json);
+    (id, secret, token)
+}
+
+#[test]
+fn issue_sts_key_registers_a_key_that_expires_on_the_emulator_clock() {
+    let emu = Emulator::start();
+    let key = emu.issue_sts_key(Duration::from_secs(300));
+    assert_looks_issued(
+        &key.access_key_id,
+        &key.access_key_secret,
+        &key.security_token,
+    );
+    assert_eq!(key.issued_by, "issue_sts_key");
+    assert_eq!(key.caller, None);
+    let left = secs_until(key.expiration);
+    assert!((299..=301).contains(&left), "{left}");
+    assert_eq!(key.expiration_text().len(), 20);
+    assert_eq!(emu.issued_keys(), vec![key.clone()]);
+    describe_with_key(&emu, &key).assert_ok();
+    // Ten minutes later on the emulator's clock (still within the
+    // timestamp window) the key has expired.
+    emu.set_clock_skew(chrono::TimeDelta::minutes(10));
+    describe_with_key(&emu, &key).assert_error(400, "InvalidSecurityToken.Expired");
+    emu.set_clock_skew(chrono::TimeDelta::zero());
+    describe_with_key(&emu, &key).assert_ok();
+    let other = emu.issue_sts_key(Duration::from_secs(300));
+    assert_ne!(other.access_key_id, key.access_key_id);
+    assert_ne!(other.security_token, key.security_token);
+}
+
+// ------------------------------------------------------- metadata service
+
+/// One request to a fake's `addr` (`Connection: close`).
+fn http_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> HttpAnswer {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    send_raw(addr, &head, b"")
+}
+
+const IMDS_TOKEN_PATH: &str = "/latest/api/token";
+const IMDS_ROLES_PATH: &str = "/latest/meta-data/ram/security-credentials/";
+const TTL_HEADER: &str = "X-aliyun-ecs-metadata-token-ttl-seconds";
+const TOKEN_HEADER: &str = "X-aliyun-ecs-metadata-token";
+
+fn imds_token(imds: &Imds, ttl: &str) -> HttpAnswer {
+    http_to(imds.addr(), "PUT", IMDS_TOKEN_PATH, &[(TTL_HEADER, ttl)])
+}
+
+fn imds_get(imds: &Imds, path: &str, token: Option<&str>) -> HttpAnswer {
+    let headers: Vec<(&str, &str)> = token.map(|t| (TOKEN_HEADER, t)).into_iter().collect();
+    http_to(imds.addr(), "GET", path, &headers)
+}
+
+/// Checks a metadata/credentials-URI JSON answer hands out `key`.
+#[track_caller]
+fn assert_hands_out(body: &str, key: &IssuedKey) -> Value {
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(json["Code"], "Success", "{body}");
+    assert_eq!(json["AccessKeyId"], key.access_key_id.as_str());
+    assert_eq!(json["AccessKeySecret"], key.access_key_secret.as_str());
+    assert_eq!(json["SecurityToken"], key.security_token.as_str());
+    assert_eq!(json["Expiration"], key.expiration_text().as_str());
+    json
+}
+
+#[test]
+fn imds_hands_out_the_key_after_the_token_dance() {
+    let emu = Emulator::start();
+    let key = emu.issue_sts_key(Duration::from_secs(3600));
+    let imds = Imds::start(ImdsConfig::new(key.clone()));
+    assert_eq!(imds.endpoint(), format!("http://{}", imds.addr()));
+
+    let answer = imds_token(&imds, "21600");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let token = answer.body.clone();
+    assert!(token.len() >= 20, "{token}");
+    let roles = imds_get(&imds, IMDS_ROLES_PATH, Some(&token));
+    assert_eq!(
+        (roles.status, roles.body.as_str()),
+        (200, "copy-image-ecs-role")
+    );
+    let path = format!("{IMDS_ROLES_PATH}copy-image-ecs-role");
+    let answer = imds_get(&imds, &path, Some(&token));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let json = assert_hands_out(&answer.body, &key);
+    let updated = json["LastUpdated"].as_str().unwrap();
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(updated, "%Y-%m-%dT%H:%M:%SZ").is_ok(),
+        "{updated}"
+    );
+    // What it hands out works against the emulator.
+    describe_with(
+        &emu,
+        json["AccessKeyId"].as_str().unwrap(),
+        json["AccessKeySecret"].as_str().unwrap(),
+        json["SecurityToken"].as_str(),
+    )
+    .assert_ok();
+
+    let requests = imds.requests();
+    let seen: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("PUT", IMDS_TOKEN_PATH),
+            ("GET", IMDS_ROLES_PATH),
+            ("GET", path.as_str())
+        ]
+    );
+    assert_eq!(
+        requests[0].header("x-aliyun-ecs-metadata-token-ttl-seconds"),
+        Some("21600")
+    );
+    assert!(requests[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-aliyun-ecs-metadata-token-ttl-seconds" && v == "21600"));
+    assert!(requests[2]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-aliyun-ecs-metadata-token" && *v == token));
+
+    // A bad or missing TTL; a GET for a token.
+    for ttl in ["0", "21601", "abc", "", "-1", "60s"] {
+        assert_eq!(imds_token(&imds, ttl).status, 400, "ttl {ttl:?}");
+    }
+    assert_eq!(
+        http_to(imds.addr(), "PUT", IMDS_TOKEN_PATH, &[]).status,
+        400
+    );
+    assert_eq!(imds_token(&imds, "1").status, 200);
+    assert_eq!(
+        http_to(imds.addr(), "GET", IMDS_TOKEN_PATH, &[(TTL_HEADER, "60")]).status,
+        405
+    );
+    // A token it never issued is refused, even though none is required.
+    assert_eq!(
+        imds_get(&imds, IMDS_ROLES_PATH, Some("forged-token")).status,
+        401
+    );
+    assert_eq!(imds_get(&imds, &path, Some("")).status, 401);
+    // Another role, another path.
+    let other = format!("{IMDS_ROLES_PATH}another-role");
+    assert_eq!(imds_get(&imds, &other, Some(&token)).status, 404);
+    assert_eq!(
+        imds_get(&imds, "/latest/meta-data/instance-id", None).status,
+        404
+    );
+
+    // After set_key, the new key is handed out.
+    let next = emu.issue_sts_key(Duration::from_secs(3600));
+    imds.set_key(next.clone());
+    assert_eq!(imds.key(), next);
+    let answer = imds_get(&imds, &path, Some(&token));
+    assert_hands_out(&answer.body, &next);
+}
+
+#[test]
+fn imds_v1_only_refuses_tokens_and_serves_without_one() {
+    let emu = Emulator::start();
+    let key = emu.issue_sts_key(Duration::from_secs(3600));
+    let imds = Imds::start(ImdsConfig {
+        tokens_supported: false,
+        ..ImdsConfig::new(key.clone())
+    });
+    assert_eq!(imds_token(&imds, "21600").status, 404);
+    let roles = imds_get(&imds, IMDS_ROLES_PATH, None);
+    assert_eq!(
+        (roles.status, roles.body.as_str()),
+        (200, "copy-image-ecs-role")
+    );
+    let answer = imds_get(
+        &imds,
+        &format!("{IMDS_ROLES_PATH}copy-image-ecs-role"),
+        None,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_hands_out(&answer.body, &key);
+    assert!(imds.issued_tokens().is_empty());
+    assert_eq!(imds.requests().len(), 3);
+
+    // The default configuration hands out a key no emulator knows.
+    let imds = Imds::start(ImdsConfig::default());
+    let key = imds.key();
+    assert_eq!(key.issued_by, "unregistered");
+    let answer = imds_get(
+        &imds,
+        &format!("{IMDS_ROLES_PATH}copy-image-ecs-role"),
+        None,
+    );
+    assert_hands_out(&answer.body, &key);
+    describe_with_key(&emu, &key).assert_error(404, "InvalidAccessKeyId.NotFound");
+}
+
+#[test]
+fn imds_require_token_refuses_gets_without_a_valid_token() {
+    let emu = Emulator::start();
+    let key = emu.issue_sts_key(Duration::from_secs(3600));
+    let imds = Imds::start(ImdsConfig {
+        role_name: "hardened-role".to_string(),
+        require_token: true,
+        ..ImdsConfig::new(key.clone())
+    });
+    let path = format!("{IMDS_ROLES_PATH}hardened-role");
+    assert_eq!(imds_get(&imds, IMDS_ROLES_PATH, None).status, 401);
+    assert_eq!(imds_get(&imds, &path, None).status, 401);
+    assert_eq!(imds_get(&imds, &path, Some("forged")).status, 401);
+    let token = imds_token(&imds, "21600").body;
+    let roles = imds_get(&imds, IMDS_ROLES_PATH, Some(&token));
+    assert_eq!((roles.status, roles.body.as_str()), (200, "hardened-role"));
+    assert_hands_out(&imds_get(&imds, &path, Some(&token)).body, &key);
+    assert_eq!(imds.issued_tokens(), vec![token]);
+    // A token outlives its TTL.
+    let short = imds_token(&imds, "1").body;
+    assert_eq!(imds_get(&imds, &path, Some(&short)).status, 200);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(imds_get(&imds, &path, Some(&short)).status, 401);
+}
+
+// --------------------------------------------------------- credentials URI
+
+#[test]
+fn the_credentials_uri_hands_out_its_key_or_its_broken_answer() {
+    let emu = Emulator::start();
+    let key = emu.issue_sts_key(Duration::from_secs(900));
+    let uri = CredentialsUri::start(key.clone());
+    assert_eq!(uri.url(), format!("http://{}/credentials", uri.addr()));
+    assert_eq!(uri.requests(), 0);
+    let answer = http_to(uri.addr(), "GET", "/credentials", &[]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let json = assert_hands_out(&answer.body, &key);
+    describe_with(
+        &emu,
+        json["AccessKeyId"].as_str().unwrap(),
+        json["AccessKeySecret"].as_str().unwrap(),
+        json["SecurityToken"].as_str(),
+    )
+    .assert_ok();
+    assert_eq!(uri.requests(), 1);
+    assert_eq!(http_to(uri.addr(), "GET", "/other", &[]).status, 404);
+    assert_eq!(http_to(uri.addr(), "POST", "/credentials", &[]).status, 405);
+    assert_eq!(uri.requests(), 3);
+    let next = emu.issue_sts_key(Duration::from_secs(900));
+    uri.set_key(next.clone());
+    assert_hands_out(&http_to(uri.addr(), "GET", "/credentials", &[]).body, &next);
+
+    let broken = CredentialsUri::start_with_body(500, r#"{"Code":"InternalError"}"#.to_string());
+    let answer = http_to(broken.addr(), "GET", "/credentials", &[]);
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (500, r#"{"Code":"InternalError"}"#)
+    );
+    let garbled = CredentialsUri::start_with_body(200, "not json".to_string());
+    let answer = http_to(garbled.addr(), "GET", "/credentials", &[]);
+    assert_eq!((answer.status, answer.body.as_str()), (200, "not json"));
+    assert_eq!((broken.requests(), garbled.requests()), (1, 1));
 }

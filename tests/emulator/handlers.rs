@@ -1,10 +1,17 @@
-//! The request pipeline and the three ECS actions.
+//! The request pipeline and the three ECS actions (the STS actions live in
+//! `sts.rs` and run through the same pipeline).
 //!
 //! `pipeline` runs the stages in the order ECS does: route → decode →
 //! common parameters → timestamp → access key → signature → security token →
-//! nonce → action. Each stage is its own function returning
+//! key expiry → nonce → action. Each stage is its own function returning
 //! `Result<_, ApiError>`, so later stages (fault injection, V3 signatures)
 //! slot in between without touching the others.
+//!
+//! The API version picks the product: `2014-05-26` is ECS, `2015-04-01` is
+//! STS. An action asked for with the other product's version is answered
+//! 404 `InvalidAction.NotFound`, as an unknown action is; a version that is
+//! neither is 400 `InvalidVersion`. `AssumeRoleWithOIDC` is anonymous: it
+//! skips the access-key, signature, token and nonce stages (see `anonymous`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -14,9 +21,13 @@ use serde_json::{json, Map, Value};
 
 use super::signature;
 use super::state::{Image, State, TokenRecord};
+use super::sts;
 use super::AccessKey;
 
+/// The ECS API version.
 pub(crate) const API_VERSION: &str = "2014-05-26";
+/// The STS API version.
+pub(crate) const STS_API_VERSION: &str = "2015-04-01";
 const DEFAULT_HOST_REGION: &str = "cn-hangzhou";
 
 /// Parameters that are part of the RPC envelope, not of the API call.
@@ -73,7 +84,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code: code.to_string(),
@@ -81,7 +92,7 @@ impl ApiError {
         }
     }
 
-    fn missing(name: &str) -> ApiError {
+    pub(crate) fn missing(name: &str) -> ApiError {
         ApiError::new(
             400,
             "MissingParameter",
@@ -91,7 +102,7 @@ impl ApiError {
         )
     }
 
-    fn invalid(name: &str) -> ApiError {
+    pub(crate) fn invalid(name: &str) -> ApiError {
         ApiError::new(
             400,
             "InvalidParameter",
@@ -127,10 +138,10 @@ struct Context {
 /// Read access to decoded parameters (first occurrence wins; duplicates are
 /// rejected while decoding).
 #[derive(Clone, Copy)]
-struct Params<'a>(&'a [(String, String)]);
+pub(crate) struct Params<'a>(pub(crate) &'a [(String, String)]);
 
 impl<'a> Params<'a> {
-    fn get(&self, name: &str) -> Option<&'a str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -138,11 +149,11 @@ impl<'a> Params<'a> {
     }
 
     /// Present with a non-empty value.
-    fn value(&self, name: &str) -> Option<&'a str> {
+    pub(crate) fn value(&self, name: &str) -> Option<&'a str> {
         self.get(name).filter(|v| !v.is_empty())
     }
 
-    fn required(&self, name: &str) -> Result<&'a str, ApiError> {
+    pub(crate) fn required(&self, name: &str) -> Result<&'a str, ApiError> {
         self.value(name).ok_or_else(|| ApiError::missing(name))
     }
 }
@@ -223,15 +234,21 @@ fn render(
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
     let params = Params(&decoded);
     let json = params.get("Format") == Some("JSON");
-    let host_region = params
-        .value("RegionId")
-        .filter(|r| state.knows_region(r))
-        .unwrap_or(DEFAULT_HOST_REGION)
-        .to_string();
+    let is_sts = params.get("Version") == Some(STS_API_VERSION)
+        || params.get("Action") == Some(sts::ASSUME_ROLE_WITH_OIDC);
+    let (host_id, product) = if is_sts {
+        (sts::STS_HOST.to_string(), "Sts")
+    } else {
+        let host_region = params
+            .value("RegionId")
+            .filter(|r| state.knows_region(r))
+            .unwrap_or(DEFAULT_HOST_REGION);
+        (format!("ecs.{host_region}.aliyuncs.com"), "Ecs")
+    };
     let (status, code, body) = match result {
         Ok(success) => (200, None, render_success(success, &request_id, json)),
         Err(error) => {
-            let body = render_error(&error, &request_id, &host_region, json);
+            let body = render_error(&error, &request_id, &host_id, product, json);
             (error.status, Some(error.code), body)
         }
     };
@@ -260,6 +277,10 @@ fn pipeline(state: &mut State, raw: &RawRequest, ctx: &mut Context) -> Result<Su
     // 2. Decode query (and form body) parameters.
     ctx.params = decode_params(raw)?;
     let params = Params(&ctx.params);
+    // AssumeRoleWithOIDC is not signed: its own, shorter list of checks.
+    if params.get("Action") == Some(sts::ASSUME_ROLE_WITH_OIDC) {
+        return anonymous(state, params, now);
+    }
     // 3. Common parameters present and well-formed.
     check_common(params)?;
     // 4. Timestamp format and freshness.
@@ -270,10 +291,51 @@ fn pipeline(state: &mut State, raw: &RawRequest, ctx: &mut Context) -> Result<Su
     verify_signature(&raw.method, &ctx.params, &key)?;
     // 7. Security token matches the kind of key.
     check_security_token(params, &key)?;
-    // 8. Nonce unused.
+    // 8. An STS key issued by the emulator has not expired.
+    check_key_expiry(state, &key, now)?;
+    // 9. Nonce unused.
     consume_nonce(state, params, instant)?;
-    // 9. The action itself.
+    // 10. The action itself.
     dispatch(state, params, &key, now, instant)
+}
+
+/// The pipeline of an anonymous call (`AssumeRoleWithOIDC`): the only
+/// common parameters required are `Action`, `Version`, `Format` and
+/// `Timestamp` (checked in that order, then the version, then the
+/// timestamp's freshness). `AccessKeyId`, `SignatureNonce`, `Signature` and
+/// the like are ignored when present: nothing is verified, no nonce is used.
+fn anonymous(state: &mut State, params: Params, now: DateTime<Utc>) -> Result<Success, ApiError> {
+    for name in ["Action", "Version", "Format", "Timestamp"] {
+        params.required(name)?;
+    }
+    let action = params.required("Action")?;
+    match params.get("Version") {
+        Some(STS_API_VERSION) => {}
+        Some(API_VERSION) => return Err(action_not_found()),
+        _ => return Err(invalid_version()),
+    }
+    check_timestamp(params, now, state.config.timestamp_tolerance)?;
+    let fields = sts::assume_role_with_oidc(state, params, now)?;
+    Ok(Success {
+        action: action.to_string(),
+        fields,
+    })
+}
+
+fn action_not_found() -> ApiError {
+    ApiError::new(
+        404,
+        "InvalidAction.NotFound",
+        "Specified api is not found, please check your url and method.",
+    )
+}
+
+fn invalid_version() -> ApiError {
+    ApiError::new(
+        400,
+        "InvalidVersion",
+        "Specified parameter Version is not valid.",
+    )
 }
 
 fn check_route(raw: &RawRequest) -> Result<(), ApiError> {
@@ -353,12 +415,8 @@ fn check_common(params: Params) -> Result<(), ApiError> {
     if params.get("SignatureVersion") != Some("1.0") {
         return Err(ApiError::invalid("SignatureVersion"));
     }
-    if params.get("Version") != Some(API_VERSION) {
-        return Err(ApiError::new(
-            400,
-            "InvalidVersion",
-            "Specified parameter Version is not valid.",
-        ));
+    if !matches!(params.get("Version"), Some(API_VERSION | STS_API_VERSION)) {
+        return Err(invalid_version());
     }
     Ok(())
 }
@@ -414,6 +472,7 @@ fn check_timestamp(
     Ok(())
 }
 
+/// A key of `Config::access_keys`, else one the emulator's STS issued.
 fn find_access_key(state: &State, params: Params) -> Result<AccessKey, ApiError> {
     let id = params.required("AccessKeyId")?;
     state
@@ -422,6 +481,7 @@ fn find_access_key(state: &State, params: Params) -> Result<AccessKey, ApiError>
         .iter()
         .find(|k| k.id == id)
         .cloned()
+        .or_else(|| state.issued_key(id).map(|k| k.access_key()))
         .ok_or_else(|| {
             ApiError::new(
                 404,
@@ -473,6 +533,19 @@ fn check_security_token(params: Params, key: &AccessKey) -> Result<(), ApiError>
     }
 }
 
+/// An STS key issued by the emulator is refused from its `Expiration` on
+/// (compared with the emulator's clock).
+fn check_key_expiry(state: &State, key: &AccessKey, now: DateTime<Utc>) -> Result<(), ApiError> {
+    match state.issued_key(&key.id) {
+        Some(issued) if now >= issued.expiration => Err(ApiError::new(
+            400,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn consume_nonce(state: &mut State, params: Params, now: Instant) -> Result<(), ApiError> {
     let id = params.required("AccessKeyId")?;
     let nonce = params.required("SignatureNonce")?;
@@ -494,17 +567,13 @@ fn dispatch(
     instant: Instant,
 ) -> Result<Success, ApiError> {
     let action = params.required("Action")?;
-    let fields = match action {
-        "CopyImage" => copy_image(state, params, key, now, instant)?,
-        "DescribeImages" => describe_images(state, params, instant)?,
-        "CancelCopyImage" => cancel_copy_image(state, params, instant)?,
-        _ => {
-            return Err(ApiError::new(
-                404,
-                "InvalidAction.NotFound",
-                "Specified api is not found, please check your url and method.",
-            ))
-        }
+    let version = params.required("Version")?;
+    let fields = match (version, action) {
+        (API_VERSION, "CopyImage") => copy_image(state, params, key, now, instant)?,
+        (API_VERSION, "DescribeImages") => describe_images(state, params, instant)?,
+        (API_VERSION, "CancelCopyImage") => cancel_copy_image(state, params, instant)?,
+        (STS_API_VERSION, sts::ASSUME_ROLE) => sts::assume_role(state, params, key, now)?,
+        _ => return Err(action_not_found()),
     };
     Ok(Success {
         action: action.to_string(),
@@ -1003,10 +1072,15 @@ fn render_success(success: Success, request_id: &str, json: bool) -> String {
     }
 }
 
-fn render_error(error: &ApiError, request_id: &str, host_region: &str, json: bool) -> String {
-    let host_id = format!("ecs.{host_region}.aliyuncs.com");
+fn render_error(
+    error: &ApiError,
+    request_id: &str,
+    host_id: &str,
+    product: &str,
+    json: bool,
+) -> String {
     let recommend = format!(
-        "https://api.aliyun.com/troubleshoot?q={}&product=Ecs&requestId={}",
+        "https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={}",
         error.code, request_id
     );
     if json {
@@ -1022,7 +1096,7 @@ fn render_error(error: &ApiError, request_id: &str, host_region: &str, json: boo
         let mut out = String::from("<?xml version='1.0' encoding='UTF-8'?><Error>");
         for (name, value) in [
             ("RequestId", request_id),
-            ("HostId", &host_id),
+            ("HostId", host_id),
             ("Code", &error.code),
             ("Message", &error.message),
             ("Recommend", &recommend),

@@ -9,17 +9,33 @@
 //! answers lost after the request was processed; and the emulator's clock can
 //! be skewed (`Config::clock_skew`, `Emulator::set_clock_skew`).
 //!
+//! The same server is also STS (API version 2015-04-01; `sts.rs`):
+//! `AssumeRole` and `AssumeRoleWithOIDC` issue STS keys that the ECS side
+//! accepts until they expire. Next to it run two small fakes of other
+//! credential sources: the ECS metadata service (`imds::Imds`) and a
+//! credentials URI (`credentials_uri::CredentialsUri`), each on its own port.
+//!
 //! Used by the integration tests (`mod emulator;`) and by the examples
 //! (`#[path = "../tests/emulator/mod.rs"] mod emulator;`). It never uses the
 //! `copy_image` crate: the point is to check the CLI against an independent
 //! implementation.
 
+pub mod credentials_uri;
 pub mod faults;
 pub mod handlers;
+pub mod imds;
+mod server;
 pub mod signature;
 pub mod state;
+pub mod sts;
 
+// Not every test crate uses every fake.
+#[allow(unused_imports)]
+pub use self::credentials_uri::CredentialsUri;
 pub use self::faults::Fault;
+#[allow(unused_imports)]
+pub use self::imds::{Imds, ImdsConfig, ImdsRequest};
+pub use self::sts::{AssumedRole, IssuedKey};
 
 use std::future::IntoFuture as _;
 use std::net::SocketAddr;
@@ -50,6 +66,17 @@ pub const SOURCE_REGION: &str = "cn-hangzhou";
 pub const SOURCE_IMAGE_ID: &str = "m-bp1sourceimage000001";
 /// `Creating` in `cn-hangzhou` (copying it fails with `IncorrectImageStatus`).
 pub const CREATING_IMAGE_ID: &str = "m-bp1creatingimage00001";
+
+/// The RAM role the emulator's STS knows by default (`Config::roles`), for
+/// `ALIBABA_CLOUD_ROLE_ARN`.
+pub const ROLE_ARN: &str = "acs:ram::1234567890123456:role/copy-image-test";
+/// The OIDC provider the emulator's STS knows by default
+/// (`Config::oidc_providers`), for `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`.
+pub const OIDC_PROVIDER_ARN: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-test";
+/// The OIDC token `OIDC_PROVIDER_ARN` accepts (the contents of the file
+/// `ALIBABA_CLOUD_OIDC_TOKEN_FILE` names; compared byte for byte, so no
+/// trailing newline). Its payload: `{"sub":"system:serviceaccount:default:copy-image"}`.
+pub const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpjb3B5LWltYWdlIn0.emulator-signature";
 
 /// Largest request body read (larger → `InvalidParameter`).
 const MAX_BODY: usize = 1024 * 1024;
@@ -126,6 +153,15 @@ pub struct Config {
     /// behind). The `Timestamp` check compares against the skewed clock,
     /// and every answer's `Date` header shows it. Default: zero.
     pub clock_skew: chrono::TimeDelta,
+    /// Role ARNs STS lets callers assume. Default: `[ROLE_ARN]`.
+    pub roles: Vec<String>,
+    /// (provider ARN, the one OIDC token it accepts) for
+    /// `AssumeRoleWithOIDC`. Default: `[(OIDC_PROVIDER_ARN, OIDC_TOKEN)]`.
+    pub oidc_providers: Vec<(String, String)>,
+    /// When `Some`, every key STS issues expires this long after it was
+    /// issued, whatever `DurationSeconds` asked for (which is still
+    /// validated). Default: `None` (`DurationSeconds`, else 3600 s).
+    pub sts_lifetime: Option<Duration>,
 }
 
 impl Default for Config {
@@ -163,6 +199,9 @@ impl Default for Config {
             copy_time: Duration::from_secs(4),
             timestamp_tolerance: Duration::from_secs(15 * 60),
             clock_skew: chrono::TimeDelta::zero(),
+            roles: vec![ROLE_ARN.to_string()],
+            oidc_providers: vec![(OIDC_PROVIDER_ARN.to_string(), OIDC_TOKEN.to_string())],
+            sts_lifetime: None,
         }
     }
 }
@@ -413,6 +452,37 @@ impl Emulator {
     /// Changes `Config::clock_skew` from now on.
     pub fn set_clock_skew(&self, skew: chrono::TimeDelta) {
         lock(&self.shared.state).config.clock_skew = skew;
+    }
+
+    /// The STS endpoint (for `ALIBABA_CLOUD_STS_ENDPOINT`): the same server
+    /// as `endpoint()`.
+    pub fn sts_endpoint(&self) -> String {
+        self.endpoint()
+    }
+
+    /// Registers and returns a new STS key (id `STS.…`, secret, token with
+    /// '/', '+', '='), valid for `lifetime` from now on the emulator's clock
+    /// (rounded up to a whole second), as STS would issue it: for the
+    /// metadata-service and credentials-URI fakes. Recorded in
+    /// `issued_keys()` with `issued_by` "issue_sts_key" and no caller.
+    pub fn issue_sts_key(&self, lifetime: Duration) -> IssuedKey {
+        let mut state = lock(&self.shared.state);
+        let now = state.now();
+        sts::issue(&mut state, now, lifetime, sts::ISSUE_STS_KEY, None)
+    }
+
+    /// The keys STS actions issued so far (and `issue_sts_key`), in order,
+    /// with the action that issued them and the caller's AccessKeyId (None
+    /// for OIDC and `issue_sts_key`).
+    pub fn issued_keys(&self) -> Vec<IssuedKey> {
+        lock(&self.shared.state).issued.clone()
+    }
+
+    /// What each successful `AssumeRole` / `AssumeRoleWithOIDC` asked for
+    /// (role, session name, duration, `Policy`, `ExternalId`, provider), in
+    /// order.
+    pub fn assumed_roles(&self) -> Vec<AssumedRole> {
+        lock(&self.shared.state).assumed.clone()
     }
 }
 

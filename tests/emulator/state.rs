@@ -1,5 +1,6 @@
-//! The emulator's in-memory world: images, used nonces, client tokens and the
-//! request log. Everything lives behind one `Mutex` owned by the server.
+//! The emulator's in-memory world: images, used nonces, client tokens, the
+//! keys its STS issued and the request log. Everything lives behind one
+//! `Mutex` owned by the server.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::faults::QueuedFault;
+use super::sts::{AssumedRole, IssuedKey};
 use super::{Config, ImageView, RecordedRequest};
 
 /// A status pinned by a seed or by `Emulator::set_image_status`: it no longer
@@ -131,6 +133,11 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     /// Faults waiting for their request, in injection order.
     pub faults: Vec<QueuedFault>,
+    /// STS keys issued (by `AssumeRole`, `AssumeRoleWithOIDC`,
+    /// `Emulator::issue_sts_key`), in order; all are accepted access keys.
+    pub issued: Vec<IssuedKey>,
+    /// What each successful `AssumeRole*` call asked for, in order.
+    pub assumed: Vec<AssumedRole>,
 }
 
 impl State {
@@ -166,7 +173,16 @@ impl State {
             client_tokens: HashMap::new(),
             requests: Vec::new(),
             faults: Vec::new(),
+            issued: Vec::new(),
+            assumed: Vec::new(),
         }
+    }
+
+    /// The issued STS key with this AccessKeyId, expired or not.
+    pub fn issued_key(&self, access_key_id: &str) -> Option<&IssuedKey> {
+        self.issued
+            .iter()
+            .find(|k| k.access_key_id == access_key_id)
     }
 
     /// The emulator's wall clock: the real time shifted by
