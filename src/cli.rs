@@ -19,8 +19,10 @@ Examples:
     --destination-description 'web tier, June build' --encrypted \\
     --tag team=web --tag env=prod --output json
 
-Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET
-(plus ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials).
+Credentials are found where the official tools look, in their order: ALIBABA_CLOUD_ACCESS_KEY_ID
+and ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN), OIDC (ALIBABA_CLOUD_ROLE_ARN,
+ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE), ~/.aliyun/config.json,
+~/.alibabacloud/credentials, the ECS instance RAM role, ALIBABA_CLOUD_CREDENTIALS_URI.
 
 Exit codes:
   0  the copy was started; its ImageId is on stdout
@@ -86,6 +88,12 @@ pub struct Cli {
     /// Resource group of the copy (default: the account's default resource group)
     #[arg(long, value_name = "ID")]
     pub resource_group_id: Option<String>,
+
+    /// Profile of ~/.aliyun/config.json or section of ~/.alibabacloud/credentials to take the
+    /// credentials (and the source region) from; put before the environment's credentials
+    /// [default: $ALIBABA_CLOUD_PROFILE, else the config's current profile]
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub profile: Option<String>,
 
     /// Idempotency token (at most 64 ASCII characters): a re-run with the same token and
     /// parameters returns the copy already started instead of starting another [default: a new

@@ -21,21 +21,24 @@ pub mod output;
 pub mod request;
 pub mod response;
 pub mod retry;
+pub mod rpc;
 pub mod settings;
 pub mod sign;
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
 use crate::cli::Cli;
 use crate::client::EcsClient;
-use crate::credentials::Chain;
+use crate::credentials::{Lookup, Provider};
 use crate::env::Env;
 use crate::error::{Error, Exit};
 use crate::output::Report;
+use crate::rpc::RpcClient;
 use crate::settings::Settings;
 
 /// The whole program: parse `args`, run, print the result or one error, return the exit code.
@@ -77,21 +80,31 @@ pub fn main_with(
 
 /// Validates, finds credentials, and starts the copy.
 pub fn run(cli: &Cli, env: &Env) -> Result<Report, Error> {
+    let lookup = Lookup {
+        env,
+        profile_flag: cli.profile.as_deref(),
+    };
+    // A broken config.json is reported by the credential chain below, with its reason.
+    let profile_region = credentials::profile_region(lookup).ok().flatten();
     let Settings {
         mut request,
-        client,
+        client: options,
         log,
         ..
-    } = Settings::try_from(cli)?;
-    let credentials = Chain::default_chain().resolve(env)?;
-    let client = EcsClient::new(credentials, client, log)?;
+    } = Settings::new(cli, profile_region.as_deref())?;
+    let candidates = credentials::find(lookup)?;
     request.ensure_client_token();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    let response = runtime.block_on(client.copy_image(&request))?;
+    let response = runtime.block_on(async {
+        let rpc = Arc::new(RpcClient::new(&options, log)?);
+        let credentials = Provider::fetch(candidates, rpc.clone()).await?;
+        let client = EcsClient::new(rpc, credentials, options.endpoint_override.clone());
+        client.copy_image(&request).await
+    })?;
     Ok(Report {
         image_id: response.image_id,
         request_id: response.request_id,

@@ -52,14 +52,24 @@ impl TryFrom<&Cli> for CopyImageRequest {
     type Error = UsageError;
 
     fn try_from(cli: &Cli) -> Result<Self, UsageError> {
+        Self::new(cli, None)
+    }
+}
+
+impl CopyImageRequest {
+    /// The request the command line describes; `profile_region` is the source region when
+    /// neither `--source-region` nor `ALIBABA_CLOUD_REGION_ID` gives one.
+    pub fn new(cli: &Cli, profile_region: Option<&str>) -> Result<Self, UsageError> {
         let image_id = parse("--image-id", &cli.image_id, ImageId::parse)?;
         let source = cli
             .source_region
             .as_deref()
             .filter(|s| !s.trim().is_empty())
+            .or(profile_region)
             .ok_or(UsageError::Missing {
                 flag: "--source-region",
-                hint: "give --source-region (alias --region) or set ALIBABA_CLOUD_REGION_ID to the region the image is in",
+                hint: "give --source-region (alias --region), set ALIBABA_CLOUD_REGION_ID, or set region_id \
+                       in the aliyun CLI profile, to the region the image is in",
             })?;
         let source_region_id = parse("--source-region", source, RegionId::parse)?;
         let destination_region_id = parse(
@@ -128,9 +138,7 @@ impl TryFrom<&Cli> for CopyImageRequest {
             )?,
         })
     }
-}
 
-impl CopyImageRequest {
     /// Gives the copy a ClientToken if the user did not: one per logical copy, reused by every
     /// attempt, so a retry after a lost answer cannot start a second copy.
     pub fn ensure_client_token(&mut self) -> &ClientToken {
@@ -412,5 +420,10 @@ mod tests {
         assert!(msg.contains("ALIBABA_CLOUD_REGION_ID"), "{msg}");
         c.source_region = Some("  ".into());
         assert!(CopyImageRequest::try_from(&c).is_err());
+        let from_profile = CopyImageRequest::new(&c, Some("cn-beijing")).unwrap();
+        assert_eq!(from_profile.source_region_id.as_str(), "cn-beijing");
+        c.source_region = Some("cn-hangzhou".into());
+        let flag_wins = CopyImageRequest::new(&c, Some("cn-beijing")).unwrap();
+        assert_eq!(flag_wins.source_region_id.as_str(), "cn-hangzhou");
     }
 }

@@ -81,10 +81,16 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new(credentials: &Credentials) -> Self {
+        Self::of(
+            std::iter::once(credentials.access_key_secret.expose())
+                .chain(credentials.security_token.as_ref().map(|t| t.expose())),
+        )
+    }
+
+    /// Masks these secrets (e.g. an OIDC token), in every encoding.
+    pub fn of<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
         let mut needles = Vec::new();
-        let secrets = std::iter::once(credentials.access_key_secret.expose())
-            .chain(credentials.security_token.as_ref().map(|t| t.expose()));
-        for secret in secrets.filter(|s| s.len() >= 4) {
+        for secret in secrets.into_iter().filter(|s| s.len() >= 4) {
             let once = percent_encode(secret);
             let twice = percent_encode(&once);
             // Longest first, so an encoded form is masked whole.
@@ -126,16 +132,14 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::Secret;
     use proptest::prelude::*;
 
     fn redactor() -> Redactor {
-        Redactor::new(&Credentials {
-            access_key_id: "STS.id".into(),
-            access_key_secret: Secret::new("sec/ret+value"),
-            security_token: Some(Secret::new("CAIS/tok+en==")),
-            source: "test",
-        })
+        Redactor::new(&Credentials::new(
+            "STS.id",
+            "sec/ret+value",
+            Some("CAIS/tok+en==".into()),
+        ))
     }
 
     fn read(status: u16, body: &[u8]) -> Result<Value, Error> {

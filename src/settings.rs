@@ -22,7 +22,14 @@ impl TryFrom<&Cli> for Settings {
     type Error = UsageError;
 
     fn try_from(cli: &Cli) -> Result<Self, UsageError> {
-        let request = CopyImageRequest::try_from(cli)?;
+        Self::new(cli, None)
+    }
+}
+
+impl Settings {
+    /// `profile_region`: the region of the aliyun CLI profile in use, if any.
+    pub fn new(cli: &Cli, profile_region: Option<&str>) -> Result<Self, UsageError> {
+        let request = CopyImageRequest::new(cli, profile_region)?;
         let endpoint_override = cli
             .endpoint
             .as_deref()

@@ -12,10 +12,12 @@ use emulator::Emulator;
 
 const DEST: &str = "cn-shanghai";
 
-/// The binary with an empty environment: no credentials, no endpoint, no region.
+/// The binary with an empty environment: no credentials, no endpoint, no region, no home,
+/// and the ECS metadata service disabled, so the credential chain never leaves this machine.
 fn bare() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    cmd.env_clear();
+    cmd.env_clear()
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
     cmd
 }
 

@@ -18,6 +18,7 @@ const DEST: &str = "cn-shanghai";
 fn copy_of(emu: &Emulator, image: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
     cmd.env_clear()
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
         .env(
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET",

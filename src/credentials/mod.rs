@@ -1,16 +1,28 @@
-//! Credentials and where they come from.
+//! Credentials and where they come from: the default chain of the official Alibaba Cloud
+//! tools, in their order, with their variable names and files.
 //!
-//! A provider answers "not configured here" (`Ok(None)`, the chain moves on) or "configured but
-//! broken" (`Err`, the chain stops and says why). This release reads the environment only; the
-//! other sources of the official tools plug in as further providers.
+//! Finding credentials has two halves. [`chain::find`] looks at the environment and the files
+//! and decides, without any network, which source is configured and how it yields credentials
+//! (a [`Plan`]); a source that is not configured passes, a source that is configured but broken
+//! stops the chain with its reason. [`Provider`] then carries the plan out (STS, the metadata
+//! service, a credentials URI) and fetches it again before temporary credentials expire.
+
+pub mod chain;
+mod fetch;
+mod ini_file;
+pub mod names;
+mod profile;
 
 use std::fmt;
+use std::sync::Arc;
 
-use crate::env::Env;
+use chrono::{DateTime, TimeDelta, Utc};
 
-pub const ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
-pub const ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
-pub const SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
+pub use chain::{find, Candidates, Found, Lookup, Plan, RoleSession};
+pub use fetch::Fetcher;
+pub use profile::region as profile_region;
+
+use crate::rpc::RpcClient;
 
 /// A secret string. `Debug` and `Display` never show it; `expose` is the one way to read it,
 /// and only the signer and the redaction of server messages call it.
@@ -39,93 +51,118 @@ impl fmt::Display for Secret {
     }
 }
 
-/// An AccessKey pair, with the security token when it is an STS pair.
-#[derive(Debug, Clone)]
+/// An AccessKey pair, with the security token and expiry when it is an STS pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub access_key_id: String,
     pub access_key_secret: Secret,
     pub security_token: Option<Secret>,
-    /// Where they were found, for messages (e.g. "environment").
-    pub source: &'static str,
+    pub expiration: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+impl Credentials {
+    pub fn new(id: impl Into<String>, secret: impl Into<String>, token: Option<String>) -> Self {
+        Self {
+            access_key_id: id.into(),
+            access_key_secret: Secret::new(secret),
+            security_token: token.map(Secret::new),
+            expiration: None,
+        }
+    }
+
+    /// Whether they expire within `margin` of `now` and should be fetched again.
+    pub fn expires_within(&self, margin: TimeDelta, now: DateTime<Utc>) -> bool {
+        self.expiration.is_some_and(|e| e - now <= margin)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CredentialsError {
+    /// No source is configured.
     #[error(
-        "no credentials found (tried: {}). Set {ACCESS_KEY_ID} and {ACCESS_KEY_SECRET} \
-         (and {SECURITY_TOKEN} for STS credentials).",
-        tried.join(", ")
+        "no credentials found. Tried, in order:\n{}\nTo use an AccessKey, set {} and {} (and {} for STS \
+         credentials), or run `aliyun configure`.",
+        tried.iter().enumerate().map(|(i, t)| format!("  {}. {t}", i + 1)).collect::<Vec<_>>().join("\n"),
+        names::ACCESS_KEY_ID, names::ACCESS_KEY_SECRET, names::SECURITY_TOKEN
     )]
     NotFound { tried: Vec<String> },
-    #[error("credentials from {source_name} are incomplete: {problem}")]
-    Incomplete {
-        source_name: &'static str,
+    /// A source is configured but cannot give credentials: the chain stops here.
+    #[error("credentials from {source_name}: {problem}")]
+    Broken {
+        source_name: String,
         problem: String,
     },
 }
 
-pub trait ProvideCredentials {
-    /// What this provider reads, for the "tried" list.
-    fn describe(&self) -> String;
-    fn provide(&self, env: &Env) -> Result<Option<Credentials>, CredentialsError>;
-}
-
-/// `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET` and the optional
-/// `ALIBABA_CLOUD_SECURITY_TOKEN`.
-pub struct EnvironmentProvider;
-
-impl ProvideCredentials for EnvironmentProvider {
-    fn describe(&self) -> String {
-        format!("environment variables {ACCESS_KEY_ID}/{ACCESS_KEY_SECRET}")
-    }
-
-    fn provide(&self, env: &Env) -> Result<Option<Credentials>, CredentialsError> {
-        let id = env.get(ACCESS_KEY_ID);
-        let secret = env.get(ACCESS_KEY_SECRET);
-        match (id, secret) {
-            (None, None) => Ok(None),
-            (Some(_), None) => Err(CredentialsError::Incomplete {
-                source_name: "the environment",
-                problem: format!("{ACCESS_KEY_ID} is set but {ACCESS_KEY_SECRET} is not"),
-            }),
-            (None, Some(_)) => Err(CredentialsError::Incomplete {
-                source_name: "the environment",
-                problem: format!("{ACCESS_KEY_SECRET} is set but {ACCESS_KEY_ID} is not"),
-            }),
-            (Some(id), Some(secret)) => Ok(Some(Credentials {
-                access_key_id: id.trim().to_owned(),
-                access_key_secret: Secret::new(secret.trim()),
-                security_token: env.get(SECURITY_TOKEN).map(|t| Secret::new(t.trim())),
-                source: "environment",
-            })),
+impl CredentialsError {
+    pub fn broken(source_name: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::Broken {
+            source_name: source_name.into(),
+            problem: problem.into(),
         }
     }
 }
 
-/// Asks each provider in turn; the first that has credentials wins.
-pub struct Chain {
-    providers: Vec<Box<dyn ProvideCredentials>>,
+/// Fetch temporary credentials again this long before they expire (the official libraries use
+/// three minutes), so that a long run keeps working.
+const REFRESH_MARGIN: TimeDelta = TimeDelta::minutes(3);
+
+/// Credentials for the whole run: fetched once, and fetched again before they expire.
+pub struct Provider {
+    found: Found,
+    rpc: Arc<RpcClient>,
+    current: tokio::sync::Mutex<Credentials>,
 }
 
-impl Chain {
-    pub fn new(providers: Vec<Box<dyn ProvideCredentials>>) -> Self {
-        Self { providers }
-    }
-
-    /// The chain this release uses.
-    pub fn default_chain() -> Self {
-        Self::new(vec![Box::new(EnvironmentProvider)])
-    }
-
-    pub fn resolve(&self, env: &Env) -> Result<Credentials, CredentialsError> {
-        for provider in &self.providers {
-            if let Some(credentials) = provider.provide(env)? {
-                return Ok(credentials);
+impl Provider {
+    /// Asks the candidate sources in turn: the first that gives credentials is kept; one that
+    /// turns out not to be there (no metadata service) passes; any other failure stops.
+    pub async fn fetch(
+        candidates: Candidates,
+        rpc: Arc<RpcClient>,
+    ) -> Result<Self, CredentialsError> {
+        let Candidates {
+            mut tried,
+            sources,
+            tried_after,
+        } = candidates;
+        for found in sources {
+            match Fetcher::new(&rpc).fetch(&found).await {
+                Ok(credentials) => {
+                    rpc.log()
+                        .verbose(|| format!("credentials from {}", found.source));
+                    return Ok(Self {
+                        found,
+                        rpc,
+                        current: tokio::sync::Mutex::new(credentials),
+                    });
+                }
+                Err(CredentialsError::NotFound { tried: why }) => tried.extend(why),
+                Err(broken) => return Err(broken),
             }
         }
-        Err(CredentialsError::NotFound {
-            tried: self.providers.iter().map(|p| p.describe()).collect(),
-        })
+        tried.extend(tried_after);
+        Err(CredentialsError::NotFound { tried })
+    }
+
+    /// What supplied the credentials, for `-v` and messages (never a secret).
+    pub fn source(&self) -> &str {
+        &self.found.source
+    }
+
+    /// Credentials valid for a while yet: fetched again first when they expire soon.
+    pub async fn current(&self) -> Result<Credentials, CredentialsError> {
+        let mut current = self.current.lock().await;
+        if current.expires_within(REFRESH_MARGIN, Utc::now()) {
+            self.rpc.log().verbose(|| {
+                format!(
+                    "credentials from {} expire soon: fetching new ones",
+                    self.found.source
+                )
+            });
+            *current = Fetcher::new(&self.rpc).fetch(&self.found).await?;
+        }
+        Ok(current.clone())
     }
 }
 
@@ -133,82 +170,9 @@ impl Chain {
 mod tests {
     use super::*;
 
-    fn env(vars: &[(&str, &str)]) -> Env {
-        vars.iter().copied().collect()
-    }
-
-    #[test]
-    fn reads_an_access_key_pair() {
-        let c = Chain::default_chain()
-            .resolve(&env(&[
-                (ACCESS_KEY_ID, "LTAIid"),
-                (ACCESS_KEY_SECRET, "sekrit"),
-            ]))
-            .unwrap();
-        assert_eq!(c.access_key_id, "LTAIid");
-        assert_eq!(c.access_key_secret.expose(), "sekrit");
-        assert!(c.security_token.is_none());
-    }
-
-    #[test]
-    fn reads_an_sts_token() {
-        let c = Chain::default_chain()
-            .resolve(&env(&[
-                (ACCESS_KEY_ID, "STS.id"),
-                (ACCESS_KEY_SECRET, "sekrit"),
-                (SECURITY_TOKEN, "tok"),
-            ]))
-            .unwrap();
-        assert_eq!(c.security_token.as_ref().map(Secret::expose), Some("tok"));
-    }
-
-    #[test]
-    fn nothing_set_lists_what_was_tried() {
-        let err = Chain::default_chain().resolve(&env(&[])).unwrap_err();
-        assert!(matches!(err, CredentialsError::NotFound { .. }));
-        let msg = err.to_string();
-        assert!(msg.contains("tried: environment variables"), "{msg}");
-        assert!(msg.contains(ACCESS_KEY_SECRET), "{msg}");
-    }
-
-    #[test]
-    fn blank_values_are_unset() {
-        let err = Chain::default_chain()
-            .resolve(&env(&[(ACCESS_KEY_ID, ""), (ACCESS_KEY_SECRET, " ")]))
-            .unwrap_err();
-        assert!(matches!(err, CredentialsError::NotFound { .. }));
-    }
-
-    #[test]
-    fn half_a_pair_is_an_error_naming_the_missing_variable() {
-        let err = Chain::default_chain()
-            .resolve(&env(&[(ACCESS_KEY_ID, "LTAIid")]))
-            .unwrap_err();
-        assert!(
-            err.to_string().contains(
-                "ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is not"
-            ),
-            "{err}"
-        );
-        let err = Chain::default_chain()
-            .resolve(&env(&[(ACCESS_KEY_SECRET, "sekrit")]))
-            .unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.contains("but ALIBABA_CLOUD_ACCESS_KEY_ID is not"),
-            "{msg}"
-        );
-        assert!(!msg.contains("sekrit"), "{msg}");
-    }
-
     #[test]
     fn debug_and_display_redact_secrets() {
-        let c = Credentials {
-            access_key_id: "LTAIid".into(),
-            access_key_secret: Secret::new("top-secret-value"),
-            security_token: Some(Secret::new("token-value")),
-            source: "environment",
-        };
+        let c = Credentials::new("LTAIid", "top-secret-value", Some("token-value".into()));
         let shown = format!(
             "{c:?} {} {}",
             c.access_key_secret,
@@ -218,5 +182,37 @@ mod tests {
         assert!(!shown.contains("token-value"), "{shown}");
         assert!(shown.contains("LTAIid"));
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn expiry_margin() {
+        let now = Utc::now();
+        let mut c = Credentials::new("id", "s", None);
+        assert!(
+            !c.expires_within(REFRESH_MARGIN, now),
+            "static keys never expire"
+        );
+        c.expiration = Some(now + TimeDelta::minutes(10));
+        assert!(!c.expires_within(REFRESH_MARGIN, now));
+        c.expiration = Some(now + TimeDelta::minutes(2));
+        assert!(c.expires_within(REFRESH_MARGIN, now));
+        c.expiration = Some(now - TimeDelta::minutes(1));
+        assert!(c.expires_within(REFRESH_MARGIN, now));
+    }
+
+    #[test]
+    fn nothing_found_lists_each_source_and_how_to_configure_the_first() {
+        let e = CredentialsError::NotFound {
+            tried: vec!["environment".into(), "config.json".into()],
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("  1. environment\n  2. config.json"),
+            "{text}"
+        );
+        assert!(
+            text.contains("set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            "{text}"
+        );
     }
 }
