@@ -39,6 +39,9 @@ pub enum Fault {
     /// HTTP requires). A number that cannot be a final HTTP status (below 200
     /// or above 999) is answered as 500.
     Status(u16),
+    /// Do not process; answer this HTTP status (400..=599, else 500) with an ECS error body
+    /// carrying this Code (e.g. 403 `Forbidden.RAM`).
+    Error { status: u16, code: String },
     /// Do not process; answer 400 `Throttling` ("Request was denied due to
     /// request throttling."), with header `x-acs-retry-after: <ms>` when
     /// `Some`.
@@ -62,6 +65,7 @@ impl Fault {
             Fault::Drop => "Drop",
             Fault::Delay(_) => "Delay",
             Fault::Status(_) => "Status",
+            Fault::Error { .. } => "Error",
             Fault::Throttle { .. } => "Throttle",
             Fault::Garbage => "Garbage",
             Fault::LoseAnswer => "LoseAnswer",

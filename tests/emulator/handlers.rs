@@ -940,6 +940,10 @@ fn describe_images(
         .rev()
         .filter(|i| i.region == region && own_only)
         .filter(|i| {
+            !i.is_copy()
+                || instant.saturating_duration_since(i.created_at) >= state.config.listing_delay
+        })
+        .filter(|i| {
             ids.as_ref()
                 .is_none_or(|ids| ids.contains(&i.image_id.as_str()))
         })

@@ -162,6 +162,9 @@ pub struct Config {
     /// issued, whatever `DurationSeconds` asked for (which is still
     /// validated). Default: `None` (`DurationSeconds`, else 3600 s).
     pub sts_lifetime: Option<Duration>,
+    /// A new copy is not listed by DescribeImages until this long after CopyImage (as a real
+    /// region may lag). Default: zero.
+    pub listing_delay: Duration,
 }
 
 impl Default for Config {
@@ -202,6 +205,7 @@ impl Default for Config {
             roles: vec![ROLE_ARN.to_string()],
             oidc_providers: vec![(OIDC_PROVIDER_ARN.to_string(), OIDC_TOKEN.to_string())],
             sts_lifetime: None,
+            listing_delay: Duration::ZERO,
         }
     }
 }
@@ -663,6 +667,16 @@ fn answer_with(state: &mut State, raw: &RawRequest, fault: Option<&Fault>) -> (A
                     "The request processing has failed due to some unknown error, exception or failure.",
                 ),
             };
+            (answer, status, Then::Send)
+        }
+        Some(Fault::Error { status, code }) => {
+            let status = if (400..=599).contains(status) {
+                *status
+            } else {
+                500
+            };
+            let answer =
+                handlers::error_answer(state, raw, status, code, "Injected by the emulator.");
             (answer, status, Then::Send)
         }
         Some(Fault::Throttle { retry_after_ms }) => {
