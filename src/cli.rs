@@ -4,6 +4,8 @@
 
 use clap::{Parser, ValueEnum};
 
+pub use crate::progress::ColorChoice;
+
 pub const REGION_ENV: &str = "ALIBABA_CLOUD_REGION_ID";
 pub const ENDPOINT_ENV: &str = "ALIBABA_CLOUD_ECS_ENDPOINT";
 
@@ -12,6 +14,10 @@ Examples:
   # Copy to Shanghai and keep the new id
   IMAGE=$(copy-image --region cn-hangzhou --image-id m-bp1h46wfpjsjastc0001 \\
           --destination-region cn-shanghai)
+
+  # In CI: copy, then wait (progress on stderr) until the copy is Available
+  IMAGE=$(copy-image --region cn-hangzhou --image-id m-bp1h46wfpjsjastc0001 \\
+          --destination-region cn-shanghai --wait --timeout 90m)
 
   # Name, describe, encrypt and tag the copy; print JSON
   copy-image --region cn-hangzhou --image-id m-bp1h46wfpjsjastc0001 \\
@@ -30,7 +36,10 @@ Exit codes:
   2  usage or validation error (nothing was sent)
   3  no usable credentials found locally
   4  the API rejected the request (stderr shows Code, Message and RequestId)
-  5  the service was unreachable or failing (network, TLS, 5xx, throttling)";
+  5  the service was unreachable or failing (network, TLS, 5xx, throttling)
+  6  --wait: the copy failed (CreateFailed, UnAvailable) or vanished
+  7  --wait: --timeout passed; the copy goes on unless --cancel-on-timeout
+  130  --wait: interrupted (Ctrl-C); the copy goes on unless --cancel-on-interrupt";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -129,6 +138,39 @@ pub struct Cli {
     #[arg(long, value_name = "URL", env = ENDPOINT_ENV, hide_env_values = true, help_heading = "Connection")]
     pub endpoint: Option<String>,
 
+    /// Wait until the copy is Available, showing its progress on stderr (the ImageId is printed
+    /// first, at once)
+    #[arg(long, help_heading = "Waiting")]
+    pub wait: bool,
+
+    /// Give up waiting after this long (exit 7); the copy goes on unless --cancel-on-timeout
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "2h",
+        requires = "wait",
+        help_heading = "Waiting"
+    )]
+    pub timeout: String,
+
+    /// First interval between progress checks; later ones adapt to the copy (at most 60s)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        requires = "wait",
+        help_heading = "Waiting"
+    )]
+    pub poll_interval: String,
+
+    /// Cancel the copy (CancelCopyImage) when --timeout passes
+    #[arg(long, requires = "wait", help_heading = "Waiting")]
+    pub cancel_on_timeout: bool,
+
+    /// Cancel the copy (CancelCopyImage) on Ctrl-C while waiting
+    #[arg(long, requires = "wait", help_heading = "Waiting")]
+    pub cancel_on_interrupt: bool,
+
     /// Output format
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text, help_heading = "Output")]
     pub output: OutputFormat,
@@ -140,6 +182,10 @@ pub struct Cli {
     /// Print nothing but the result and errors
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+
+    /// Colors on stderr (auto: on a terminal, unless NO_COLOR is set)
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, help_heading = "Output")]
+    pub color: ColorChoice,
 }
 
 #[cfg(test)]

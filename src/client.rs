@@ -12,6 +12,11 @@ use crate::response::{self, Redactor};
 use crate::retry::RetryPolicy;
 use crate::rpc::{Auth, RpcCall, RpcClient};
 use crate::sign::v1::Params;
+use crate::wait::{parse_percent, ImageState};
+
+/// Every status a copy can be in. Without `Status`, DescribeImages lists only `Available`
+/// images and a copy in progress looks absent.
+const COPY_STATUSES: &str = "Creating,Waiting,Available,UnAvailable,CreateFailed";
 
 pub const API_VERSION: &str = "2014-05-26";
 
@@ -116,5 +121,98 @@ impl EcsClient {
                 excerpt: Redactor::of([]).excerpt(&body.to_string()),
             }),
         }
+    }
+
+    /// The copy as DescribeImages lists it in its region, or `None` when it is not listed.
+    pub async fn describe_image(
+        &self,
+        region: &RegionId,
+        image_id: &str,
+    ) -> Result<Option<ImageState>, Error> {
+        let mut params = Params::new();
+        params.insert("RegionId".into(), region.to_string());
+        params.insert("ImageId".into(), image_id.to_owned());
+        params.insert("Status".into(), COPY_STATUSES.into());
+        let body = self.call("DescribeImages", region, params).await?;
+        Ok(image_state(&body, image_id))
+    }
+
+    /// Cancels a copy in progress (in the destination region, with the copy's id).
+    pub async fn cancel_copy_image(
+        &self,
+        region: &RegionId,
+        image_id: &str,
+    ) -> Result<String, Error> {
+        let mut params = Params::new();
+        params.insert("RegionId".into(), region.to_string());
+        params.insert("ImageId".into(), image_id.to_owned());
+        let body = self.call("CancelCopyImage", region, params).await?;
+        Ok(response::string_field(&body, &["RequestId"]).unwrap_or_default())
+    }
+}
+
+/// The image `image_id` in a DescribeImages answer (`Images.Image[]`). Fields the tool does not
+/// need may have any JSON type; `Progress` is `"NN%"`.
+fn image_state(body: &serde_json::Value, image_id: &str) -> Option<ImageState> {
+    let images = body.get("Images")?.get("Image")?.as_array()?;
+    let image = images
+        .iter()
+        .find(|i| response::string_field(i, &["ImageId"]).as_deref() == Some(image_id))?;
+    let remain_secs = image
+        .get("DiskDeviceMappings")
+        .and_then(|d| d.get("DiskDeviceMapping"))
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|m| match m.get("RemainTime")? {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .max();
+    Some(ImageState {
+        status: response::string_field(image, &["Status"]).unwrap_or_default(),
+        progress: response::string_field(image, &["Progress"]).and_then(|p| parse_percent(&p)),
+        remain_secs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_copy_from_a_describe_images_answer() {
+        let body = json!({"RequestId": "R", "TotalCount": 2, "Images": {"Image": [
+            {"ImageId": "m-other", "Status": "Available", "Progress": "100%"},
+            {"ImageId": "m-copy", "Status": "Creating", "Progress": "32%", "Size": 40, "IsSelfShared": "False",
+             "DiskDeviceMappings": {"DiskDeviceMapping": [
+                {"Device": "/dev/xvda", "Progress": "32%", "RemainTime": 233},
+                {"Device": "/dev/xvdb", "Progress": "30%", "RemainTime": "301"}]}}
+        ]}});
+        assert_eq!(
+            image_state(&body, "m-copy"),
+            Some(ImageState {
+                status: "Creating".into(),
+                progress: Some(32),
+                remain_secs: Some(301)
+            })
+        );
+        assert_eq!(image_state(&body, "m-missing"), None);
+        assert_eq!(
+            image_state(&json!({"Images": {"Image": []}}), "m-copy"),
+            None
+        );
+        assert_eq!(image_state(&json!({"Images": "weird"}), "m-copy"), None);
+        let bare = json!({"Images": {"Image": [{"ImageId": "m-copy", "Status": "Waiting"}]}});
+        assert_eq!(
+            image_state(&bare, "m-copy"),
+            Some(ImageState {
+                status: "Waiting".into(),
+                progress: None,
+                remain_secs: None
+            })
+        );
     }
 }

@@ -17,6 +17,9 @@ pub enum Exit {
     Credentials = 3,
     Rejected = 4,
     Unavailable = 5,
+    CopyFailed = 6,
+    WaitTimedOut = 7,
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -139,6 +142,36 @@ pub enum Error {
         problem: String,
         excerpt: String,
     },
+    /// The copy ended in a failed state, or stopped being listed.
+    #[error("the copy {image_id} in {region} failed: {why}")]
+    CopyFailed {
+        image_id: String,
+        region: String,
+        why: String,
+    },
+    /// `--timeout` passed; the copy goes on unless it was cancelled.
+    #[error(
+        "gave up waiting after {waited}: the copy {image_id} in {region} is still {state}{}",
+        after_stop(image_id, region, cancel)
+    )]
+    WaitTimedOut {
+        image_id: String,
+        region: String,
+        waited: String,
+        state: String,
+        cancel: Option<String>,
+    },
+    /// Ctrl-C while waiting.
+    #[error(
+        "interrupted: the copy {image_id} in {region} was {state}{}",
+        after_stop(image_id, region, cancel)
+    )]
+    Interrupted {
+        image_id: String,
+        region: String,
+        state: String,
+        cancel: Option<String>,
+    },
     /// Several attempts failed; `last` decides the exit code.
     #[error(
         "{action} failed after {} attempts:\n{}\nthe last answer:\n{last}",
@@ -167,6 +200,9 @@ impl Error {
             }
             Error::UnexpectedResponse { .. } => Exit::Unavailable,
             Error::Exhausted { last, .. } => last.exit(),
+            Error::CopyFailed { .. } => Exit::CopyFailed,
+            Error::WaitTimedOut { .. } => Exit::WaitTimedOut,
+            Error::Interrupted { .. } => Exit::Interrupted,
             Error::Internal(_) => Exit::Internal,
         }
     }
@@ -184,6 +220,17 @@ impl Error {
             } => format!("HTTP {status}: {problem}"),
             other => other.to_string(),
         }
+    }
+}
+
+/// What became of a copy the wait stopped following: cancelled, or still running (and
+/// billed) with the command that cancels it.
+fn after_stop(image_id: &str, region: &str, cancel: &Option<String>) -> String {
+    match cancel {
+        Some(outcome) => format!("; {outcome}"),
+        None => format!(
+            ". It goes on in the cloud. To cancel it: aliyun ecs CancelCopyImage --RegionId {region} --ImageId {image_id}"
+        ),
     }
 }
 
@@ -235,6 +282,9 @@ mod tests {
             (Exit::Credentials, 3),
             (Exit::Rejected, 4),
             (Exit::Unavailable, 5),
+            (Exit::CopyFailed, 6),
+            (Exit::WaitTimedOut, 7),
+            (Exit::Interrupted, 130),
         ];
         for (exit, n) in codes {
             assert_eq!(exit as u8, n);

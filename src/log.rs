@@ -46,6 +46,13 @@ impl Log {
         }
     }
 
+    /// A message for people (e.g. "the copy is Available"), shown unless `-q`.
+    pub fn warn_free(&self, message: impl Display) {
+        if self.level >= Level::Normal {
+            eprintln!("{message}");
+        }
+    }
+
     /// `-v`: the message is built only when it will be shown.
     pub fn verbose(&self, message: impl FnOnce() -> String) {
         if self.level >= Level::Verbose {

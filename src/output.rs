@@ -12,6 +12,15 @@ pub struct Report {
     pub request_id: String,
     pub source_region_id: String,
     pub destination_region_id: String,
+    /// With `--wait`: the last status seen (`Available` when done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// With `--wait`: percent, 0 to 100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<u8>,
+    /// With `--wait`: seconds spent waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_seconds: Option<u64>,
 }
 
 impl Report {
@@ -38,7 +47,25 @@ mod tests {
             request_id: "R-1".into(),
             source_region_id: "cn-hangzhou".into(),
             destination_region_id: "cn-shanghai".into(),
+            status: None,
+            progress: None,
+            elapsed_seconds: None,
         }
+    }
+
+    #[test]
+    fn json_after_a_wait_has_status_progress_and_elapsed_seconds() {
+        let r = Report {
+            status: Some("Available".into()),
+            progress: Some(100),
+            elapsed_seconds: Some(754),
+            ..report()
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.render(OutputFormat::Json)).unwrap();
+        assert_eq!(v["Status"], "Available");
+        assert_eq!(v["Progress"], 100);
+        assert_eq!(v["ElapsedSeconds"], 754);
+        assert_eq!(v.as_object().unwrap().len(), 7);
     }
 
     #[test]

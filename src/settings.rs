@@ -1,7 +1,9 @@
 //! What the command line means: the validated request plus how to send it and how to report.
 //! One fallible conversion from [`Cli`]; every refusal is exit 2 with nothing sent.
 
-use crate::cli::{Cli, OutputFormat};
+use std::time::Duration;
+
+use crate::cli::{Cli, ColorChoice, OutputFormat};
 use crate::client::ClientOptions;
 use crate::endpoint::Endpoint;
 use crate::error::UsageError;
@@ -16,6 +18,17 @@ pub struct Settings {
     pub client: ClientOptions,
     pub output: OutputFormat,
     pub log: Log,
+    /// With `--wait`.
+    pub wait: Option<WaitSettings>,
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitSettings {
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+    pub cancel_on_timeout: bool,
+    pub cancel_on_interrupt: bool,
 }
 
 impl TryFrom<&Cli> for Settings {
@@ -62,6 +75,17 @@ impl Settings {
             },
             output: cli.output,
             log: Log::new(Level::from_flags(cli.quiet, cli.verbose)),
+            wait: if cli.wait {
+                Some(WaitSettings {
+                    timeout: duration("--timeout", &cli.timeout)?,
+                    poll_interval: duration("--poll-interval", &cli.poll_interval)?,
+                    cancel_on_timeout: cli.cancel_on_timeout,
+                    cancel_on_interrupt: cli.cancel_on_interrupt,
+                })
+            } else {
+                None
+            },
+            color: cli.color,
         })
     }
 }
@@ -94,6 +118,42 @@ mod tests {
         assert_eq!(s.client.retry.max_attempts, 5);
         assert_eq!(s.client.endpoint_override, None);
         assert_eq!(s.log.level(), Level::Normal);
+        assert_eq!(s.wait, None);
+    }
+
+    #[test]
+    fn wait_flags() {
+        let s = settings(&["--wait"]).unwrap();
+        assert_eq!(
+            s.wait,
+            Some(WaitSettings {
+                timeout: Duration::from_secs(7200),
+                poll_interval: Duration::from_secs(5),
+                cancel_on_timeout: false,
+                cancel_on_interrupt: false,
+            })
+        );
+        let s = settings(&[
+            "--wait",
+            "--timeout",
+            "90m",
+            "--poll-interval",
+            "200ms",
+            "--cancel-on-timeout",
+        ])
+        .unwrap();
+        let w = s.wait.unwrap();
+        assert_eq!(
+            (w.timeout, w.poll_interval, w.cancel_on_timeout),
+            (Duration::from_secs(5400), Duration::from_millis(200), true)
+        );
+        let e = settings(&["--wait", "--timeout", "0s"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid value '0s' for --timeout: must be greater than zero"
+        );
     }
 
     #[test]
