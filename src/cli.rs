@@ -19,6 +19,10 @@ Examples:
   IMAGE=$(copy-image --region cn-hangzhou --image-id m-bp1h46wfpjsjastc0001 \\
           --destination-region cn-shanghai --wait --timeout 90m)
 
+  # Fan out to three regions; one line per copy: REGION, a tab, IMAGE-ID
+  copy-image --region cn-hangzhou --image-id m-bp1h46wfpjsjastc0001 \\
+    --destination-region cn-shanghai,cn-beijing,ap-southeast-1 --wait
+
   # Name, describe, encrypt and tag the copy; print JSON
   copy-image --region cn-hangzhou --image-id m-bp1h46wfpjsjastc0001 \\
     --destination-region cn-shanghai --destination-image-name web-2024.06 \\
@@ -30,8 +34,10 @@ and ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN), OIDC (ALIB
 ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE), ~/.aliyun/config.json,
 ~/.alibabacloud/credentials, the ECS instance RAM role, ALIBABA_CLOUD_CREDENTIALS_URI.
 
+With several destinations the exit code is the most severe one: 1, 6, 4, 3, 5, 7, 130, 2.
+
 Exit codes:
-  0  the copy was started; its ImageId is on stdout
+  0  the copy was started (with --wait: is Available); its ImageId is on stdout
   1  unexpected internal error
   2  usage or validation error (nothing was sent)
   3  no usable credentials found locally
@@ -41,11 +47,21 @@ Exit codes:
   7  --wait: --timeout passed; the copy goes on unless --cancel-on-timeout
   130  --wait: interrupted (Ctrl-C); the copy goes on unless --cancel-on-interrupt";
 
+/// `--if-exists`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IfExists {
+    /// Copy as usual; a name already in use is an error naming the existing image
+    Fail,
+    /// Print (and --wait for) the existing image of that name instead of copying again
+    Reuse,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// The new ImageId alone
     Text,
-    /// One JSON object with ImageId, RequestId, SourceRegionId and DestinationRegionId
+    /// One JSON object with ImageId, RequestId, SourceRegionId and DestinationRegionId (an
+    /// array of them for several destinations)
     Json,
 }
 
@@ -58,12 +74,18 @@ pub enum OutputFormat {
 #[command(name = "copy-image", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// The custom image to copy (m-...)
-    #[arg(long, value_name = "ID")]
-    pub image_id: String,
+    #[arg(long, value_name = "ID", required_unless_present_any = ["template", "properties"])]
+    pub image_id: Option<String>,
 
-    /// The region to copy the image to (e.g. cn-shanghai)
-    #[arg(long, value_name = "REGION")]
-    pub destination_region: String,
+    /// The region to copy the image to (e.g. cn-shanghai); repeat it or separate regions with
+    /// commas to copy to several at once
+    #[arg(
+        long,
+        value_name = "REGION",
+        value_delimiter = ',',
+        required_unless_present_any = ["template", "properties"]
+    )]
+    pub destination_region: Vec<String>,
 
     /// The region the source image is in (required here or in the environment)
     #[arg(long, visible_alias = "region", value_name = "REGION", env = REGION_ENV, hide_env_values = true)]
@@ -86,9 +108,10 @@ pub struct Cli {
     #[arg(long)]
     pub no_encrypted: bool,
 
-    /// KMS key that encrypts the copy (requires --encrypted)
-    #[arg(long, value_name = "ID")]
-    pub kms_key_id: Option<String>,
+    /// KMS key that encrypts the copy (requires --encrypted); REGION=KEY gives a key for one
+    /// destination region; repeatable
+    #[arg(long, value_name = "[REGION=]ID")]
+    pub kms_key_id: Vec<String>,
 
     /// Tag the copy; repeat for more (at most 20). KEY= or KEY alone gives an empty value
     #[arg(long = "tag", value_name = "KEY=VALUE")]
@@ -97,6 +120,53 @@ pub struct Cli {
     /// Resource group of the copy (default: the account's default resource group)
     #[arg(long, value_name = "ID")]
     pub resource_group_id: Option<String>,
+
+    /// Add the source image's own tags to the copy (a --tag with the same key wins; system tags
+    /// are skipped)
+    #[arg(long)]
+    pub copy_tags: bool,
+
+    /// When an image of yours with the same --destination-image-name already exists in a
+    /// destination region: fail, or reuse it instead of copying again
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = IfExists::Fail)]
+    pub if_exists: IfExists,
+
+    /// Only check credentials, permissions and parameters (CopyImage with DryRun=true); nothing
+    /// is copied and nothing is printed on stdout
+    #[arg(long, conflicts_with = "wait")]
+    pub dry_run: bool,
+
+    /// Run the ALIYUN::ECS::CopyImage resource of a ROS template (JSON or YAML); flags given
+    /// too override its properties
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "properties",
+        help_heading = "Template"
+    )]
+    pub template: Option<std::path::PathBuf>,
+
+    /// A template parameter; repeatable
+    #[arg(
+        long = "parameter",
+        value_name = "KEY=VALUE",
+        requires = "template",
+        help_heading = "Template"
+    )]
+    pub parameters: Vec<String>,
+
+    /// The logical id of the CopyImage resource to run, when the template has several
+    #[arg(
+        long,
+        value_name = "LOGICAL_ID",
+        requires = "template",
+        help_heading = "Template"
+    )]
+    pub resource: Option<String>,
+
+    /// A bare ALIYUN::ECS::CopyImage Properties object (JSON or YAML) instead of flags
+    #[arg(long, value_name = "FILE", help_heading = "Template")]
+    pub properties: Option<std::path::PathBuf>,
 
     /// Profile of ~/.aliyun/config.json or section of ~/.alibabacloud/credentials to take the
     /// credentials (and the source region) from; put before the environment's credentials

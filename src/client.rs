@@ -137,6 +137,53 @@ impl EcsClient {
         Ok(image_state(&body, image_id))
     }
 
+    /// Your images in `region` whose name is exactly `name`, in any status. The service's
+    /// `ImageName` filter is fuzzy, so every page is read and compared here.
+    pub async fn images_named(
+        &self,
+        region: &RegionId,
+        name: &str,
+    ) -> Result<Vec<ListedImage>, Error> {
+        let mut found = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let mut params = Params::new();
+            params.insert("RegionId".into(), region.to_string());
+            params.insert("ImageName".into(), name.to_owned());
+            params.insert("ImageOwnerAlias".into(), "self".into());
+            params.insert("Status".into(), COPY_STATUSES.into());
+            params.insert("PageSize".into(), "100".into());
+            params.insert("PageNumber".into(), page.to_string());
+            let body = self.call("DescribeImages", region, params).await?;
+            let images = listed_images(&body);
+            let total = body.get("TotalCount").and_then(|t| t.as_u64()).unwrap_or(0);
+            let last_page = images.len() < 100 || u64::from(page) * 100 >= total;
+            found.extend(images.into_iter().filter(|i| i.name == name));
+            if last_page {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// The tags of the source image, for `--copy-tags` (none when it is not listed: CopyImage
+    /// then says why).
+    pub async fn image_tags(
+        &self,
+        region: &RegionId,
+        image_id: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let mut params = Params::new();
+        params.insert("RegionId".into(), region.to_string());
+        params.insert("ImageId".into(), image_id.to_owned());
+        params.insert("Status".into(), COPY_STATUSES.into());
+        let body = self.call("DescribeImages", region, params).await?;
+        Ok(listed_images(&body)
+            .into_iter()
+            .find(|i| i.image_id == image_id)
+            .map(|i| i.tags)
+            .unwrap_or_default())
+    }
+
     /// Cancels a copy in progress (in the destination region, with the copy's id).
     pub async fn cancel_copy_image(
         &self,
@@ -149,6 +196,45 @@ impl EcsClient {
         let body = self.call("CancelCopyImage", region, params).await?;
         Ok(response::string_field(&body, &["RequestId"]).unwrap_or_default())
     }
+}
+
+/// An image as DescribeImages lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedImage {
+    pub image_id: String,
+    pub name: String,
+    pub status: String,
+    /// In the listed order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Pages of DescribeImages read at most, 100 images each.
+const MAX_PAGES: u32 = 50;
+
+fn listed_images(body: &serde_json::Value) -> Vec<ListedImage> {
+    let field =
+        |v: &serde_json::Value, n: &str| response::string_field(v, &[n]).unwrap_or_default();
+    body.get("Images")
+        .and_then(|i| i.get("Image"))
+        .and_then(|i| i.as_array())
+        .into_iter()
+        .flatten()
+        .map(|image| ListedImage {
+            image_id: field(image, "ImageId"),
+            name: field(image, "ImageName"),
+            status: field(image, "Status"),
+            tags: image
+                .get("Tags")
+                .and_then(|t| t.get("Tag"))
+                .and_then(|t| t.as_array())
+                .into_iter()
+                .flatten()
+                .map(|t| (field(t, "TagKey"), field(t, "TagValue")))
+                .filter(|(k, _)| !k.is_empty())
+                .collect(),
+        })
+        .filter(|i| !i.image_id.is_empty())
+        .collect()
 }
 
 /// The image `image_id` in a DescribeImages answer (`Images.Image[]`). Fields the tool does not
@@ -181,6 +267,30 @@ fn image_state(body: &serde_json::Value, image_id: &str) -> Option<ImageState> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lists_images_with_names_and_tags() {
+        let body = json!({"TotalCount": 2, "Images": {"Image": [
+            {"ImageId": "m-1", "ImageName": "web", "Status": "Available",
+             "Tags": {"Tag": [{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "acs:x", "TagValue": ""}]}},
+            {"ImageId": "m-2", "ImageName": "web-2", "Status": "Creating"},
+            {"ImageName": "no id"}
+        ]}});
+        let images = listed_images(&body);
+        assert_eq!(images.len(), 2);
+        assert_eq!(
+            images[0].tags,
+            [
+                ("env".to_owned(), "prod".to_owned()),
+                ("acs:x".to_owned(), String::new())
+            ]
+        );
+        assert_eq!(
+            (images[1].name.as_str(), images[1].status.as_str()),
+            ("web-2", "Creating")
+        );
+        assert!(listed_images(&json!({"Images": 3})).is_empty());
+    }
 
     #[test]
     fn reads_the_copy_from_a_describe_images_answer() {

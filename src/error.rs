@@ -22,6 +22,25 @@ pub enum Exit {
     Interrupted = 130,
 }
 
+impl Exit {
+    /// Which of several outcomes decides the exit code: a definite failure (internal, copy
+    /// failed, rejected, credentials) before one that may clear up (unavailable, timed out,
+    /// interrupted), before a usage error.
+    pub fn severity(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Usage => 1,
+            Exit::Interrupted => 2,
+            Exit::WaitTimedOut => 3,
+            Exit::Unavailable => 4,
+            Exit::Credentials => 5,
+            Exit::Rejected => 6,
+            Exit::CopyFailed => 7,
+            Exit::Internal => 8,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> Self {
         ExitCode::from(e as u8)
@@ -33,7 +52,8 @@ impl From<Exit> for ExitCode {
 pub enum UsageError {
     #[error("invalid value '{}' for {flag}: {rule}", value.escape_debug())]
     Invalid {
-        flag: &'static str,
+        /// The flag, or the template property and where it came from.
+        flag: String,
         value: String,
         rule: Rule,
     },
@@ -172,6 +192,22 @@ pub enum Error {
         state: String,
         cancel: Option<String>,
     },
+    /// `--if-exists fail` (the default) and the name is taken in the destination region.
+    #[error(
+        "an image named '{name}' already exists in {region}{}: use another --destination-image-name, \
+         or --if-exists reuse to take that image\n{api}",
+        existing.as_deref().map(|id| format!(" ({id})")).unwrap_or_default()
+    )]
+    ImageExists {
+        name: String,
+        region: String,
+        existing: Option<String>,
+        api: Box<ApiError>,
+    },
+    /// Several destinations, several failures: each with its region; the most severe decides
+    /// the exit code.
+    #[error("{}", .0.iter().map(|(region, e)| format!("{region}: {e}")).collect::<Vec<_>>().join("\nerror: "))]
+    Several(Vec<(String, Error)>),
     /// Several attempts failed; `last` decides the exit code.
     #[error(
         "{action} failed after {} attempts:\n{}\nthe last answer:\n{last}",
@@ -201,6 +237,12 @@ impl Error {
             Error::UnexpectedResponse { .. } => Exit::Unavailable,
             Error::Exhausted { last, .. } => last.exit(),
             Error::CopyFailed { .. } => Exit::CopyFailed,
+            Error::ImageExists { .. } => Exit::Rejected,
+            Error::Several(errors) => errors
+                .iter()
+                .map(|(_, e)| e.exit())
+                .max_by_key(|e| e.severity())
+                .unwrap_or(Exit::Internal),
             Error::WaitTimedOut { .. } => Exit::WaitTimedOut,
             Error::Interrupted { .. } => Exit::Interrupted,
             Error::Internal(_) => Exit::Internal,
@@ -274,6 +316,21 @@ mod tests {
     }
 
     #[test]
+    fn several_failures_exit_with_the_most_severe() {
+        let e = Error::Several(vec![
+            ("cn-shanghai".into(), api(503, "ServiceUnavailable")),
+            ("cn-beijing".into(), api(404, "InvalidImageId.NotFound")),
+        ]);
+        assert_eq!(e.exit(), Exit::Rejected);
+        let text = e.to_string();
+        assert!(text.starts_with("cn-shanghai: CopyImage failed"), "{text}");
+        assert!(
+            text.contains("\nerror: cn-beijing: CopyImage failed"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn exit_codes_are_the_documented_numbers() {
         let codes = [
             (Exit::Success, 0),
@@ -294,7 +351,7 @@ mod tests {
     #[test]
     fn usage_error_names_flag_value_and_rule() {
         let e = UsageError::Invalid {
-            flag: "--image-id",
+            flag: "--image-id".into(),
             value: "bad\nvalue".into(),
             rule: Rule("must be good".into()),
         };

@@ -18,35 +18,35 @@ pub mod error;
 pub mod log;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod progress;
 pub mod request;
 pub mod response;
 pub mod retry;
 pub mod rpc;
+pub mod run;
 pub mod settings;
 pub mod sign;
+pub mod template;
 pub mod wait;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{Cli, OutputFormat};
+use crate::cli::Cli;
 use crate::client::EcsClient;
 use crate::credentials::{Lookup, Provider};
 use crate::env::Env;
-use crate::error::{Error, Exit};
-use crate::log::Log;
-use crate::output::Report;
-use crate::progress::ProgressView;
-use crate::request::CopyImageRequest;
+use crate::error::{Error, Exit, UsageError};
+use crate::model::Rule;
 use crate::rpc::RpcClient;
-use crate::settings::{Settings, WaitSettings};
-use crate::wait::{Outcome, Phase, WaitOptions};
+use crate::run::Run;
+use crate::settings::Settings;
+use crate::template::CopyProperties;
 
 /// The whole program: parse `args`, run, print the result or one error, return the exit code.
 pub fn main_with(
@@ -70,27 +70,28 @@ pub fn main_with(
     }
 }
 
-/// Validates, finds credentials, starts the copy and, with `--wait`, follows it. The result
-/// goes to `stdout`: in text mode the ImageId at once, before any waiting, so that a caller
-/// keeps the id of a copy that is running (and billed) whatever happens next.
+/// Validates, finds credentials, starts the copies and, with `--wait`, follows them. The
+/// result goes to `stdout`: in text mode each ImageId as soon as its copy starts, before any
+/// waiting, so that a caller keeps the id of a copy that is running (and billed) whatever
+/// happens next.
 pub fn run(cli: &Cli, env: &Env, stdout: &mut dyn Write) -> Result<(), Error> {
     let lookup = Lookup {
         env,
         profile_flag: cli.profile.as_deref(),
     };
+    let template = read_template(cli)?;
     // A broken config.json is reported by the credential chain below, with its reason.
     let profile_region = credentials::profile_region(lookup).ok().flatten();
     let Settings {
-        mut request,
+        plan,
         client: options,
         log,
         output,
         wait,
         color,
-    } = Settings::new(cli, profile_region.as_deref())?;
+    } = Settings::new(cli, template.as_ref(), profile_region.as_deref())?;
     color.apply(env.get("NO_COLOR").is_some());
     let candidates = credentials::find(lookup)?;
-    request.ensure_client_token();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -100,141 +101,52 @@ pub fn run(cli: &Cli, env: &Env, stdout: &mut dyn Write) -> Result<(), Error> {
         let rpc = Arc::new(RpcClient::new(&options, log)?);
         let credentials = Provider::fetch(candidates, rpc.clone()).await?;
         let client = EcsClient::new(rpc, credentials, options.endpoint_override.clone());
-        let started = client.copy_image(&request).await?;
-        let mut report = Report {
-            image_id: started.image_id,
-            request_id: started.request_id,
-            source_region_id: request.source_region_id.to_string(),
-            destination_region_id: request.destination_region_id.to_string(),
-            status: None,
-            progress: None,
-            elapsed_seconds: None,
-        };
-        if output == OutputFormat::Text {
-            print(stdout, &report, output)?;
+        Run {
+            client: &client,
+            log,
+            output,
+            wait,
         }
-        let waited = match wait {
-            Some(wait) => follow(&client, &request, &mut report, &wait, log).await,
-            None => Ok(()),
-        };
-        if output == OutputFormat::Json {
-            print(stdout, &report, output)?;
-        }
-        waited
+        .execute(plan, stdout)
+        .await
     })
 }
 
-fn print(stdout: &mut dyn Write, report: &Report, output: OutputFormat) -> Result<(), Error> {
-    stdout
-        .write_all(report.render(output).as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| {
-            Error::Internal(format!(
-                "the copy {} was started, but writing it to stdout failed: {e}",
-                report.image_id
-            ))
-        })
-}
-
-/// `--wait`: polls the copy in the destination region until it ends, showing progress, and
-/// records the last status in `report`.
-async fn follow(
-    client: &EcsClient,
-    request: &CopyImageRequest,
-    report: &mut Report,
-    settings: &WaitSettings,
-    log: Log,
-) -> Result<(), Error> {
-    let region = &request.destination_region_id;
-    let image_id = report.image_id.clone();
-    let mut view = ProgressView::new(
-        log.level(),
-        std::io::stderr().is_terminal(),
-        format!("{image_id} in {region}"),
-    );
-    let options = WaitOptions {
-        poll_interval: settings.poll_interval,
-        timeout: settings.timeout,
-        grace: COPY_LISTING_GRACE,
+/// `--template FILE` or `--properties FILE`, read and understood (exit 2 when it cannot be).
+fn read_template(cli: &Cli) -> Result<Option<CopyProperties>, Error> {
+    let (path, flag) = match (&cli.template, &cli.properties) {
+        (Some(path), _) => (path, "--template"),
+        (None, Some(path)) => (path, "--properties"),
+        (None, None) => return Ok(None),
     };
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let waited = wait::wait(
-        &options,
-        || client.describe_image(region, &image_id),
-        interrupt,
-        |seen| view.show(seen),
-    )
-    .await;
-    view.finish();
-    let (outcome, seen) = waited?;
-    report.status = api_status(&seen.phase);
-    report.progress = Some(seen.phase.progress());
-    report.elapsed_seconds = Some(seen.elapsed.as_secs());
-    let state = seen.phase.label();
-    let cancel = |wanted: bool| {
-        let image_id = image_id.clone();
-        async move {
-            if !wanted {
-                return None;
-            }
-            Some(match client.cancel_copy_image(region, &image_id).await {
-                Ok(request_id) => {
-                    format!("it was cancelled (CancelCopyImage accepted, RequestId {request_id})")
-                }
-                Err(e) => format!("CancelCopyImage failed, so it goes on: {}", e.summary()),
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| UsageError::Invalid {
+        flag: flag.to_owned(),
+        value: shown.clone(),
+        rule: Rule(format!("cannot be read: {e}")),
+    })?;
+    let parsed = if cli.template.is_some() {
+        let parameters = cli
+            .parameters
+            .iter()
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => Ok((k.trim().to_owned(), v.to_owned())),
+                None => Err(UsageError::Invalid {
+                    flag: "--parameter".into(),
+                    value: p.clone(),
+                    rule: Rule("must be KEY=VALUE".into()),
+                }),
             })
-        }
+            .collect::<Result<Vec<_>, _>>()?;
+        template::from_template(&shown, &text, &parameters, cli.resource.as_deref())
+    } else {
+        template::from_properties(&shown, &text)
     };
-    match outcome {
-        Outcome::Done => {
-            log.warn_free(format!(
-                "the copy {image_id} in {region} is Available ({})",
-                progress::human(seen.elapsed)
-            ));
-            Ok(())
-        }
-        Outcome::Failed { status } => Err(Error::CopyFailed {
-            image_id,
-            region: region.to_string(),
-            why: format!("its status is {status}"),
-        }),
-        Outcome::Vanished => Err(Error::CopyFailed {
-            why: format!(
-                "it is not listed in {region} (cancelled or deleted, or it never started)"
-            ),
-            image_id,
-            region: region.to_string(),
-        }),
-        Outcome::TimedOut => Err(Error::WaitTimedOut {
-            waited: progress::human(settings.timeout),
-            state: format!("{state} ({}%)", seen.phase.progress()),
-            cancel: cancel(settings.cancel_on_timeout).await,
-            image_id: image_id.clone(),
-            region: region.to_string(),
-        }),
-        Outcome::Interrupted => Err(Error::Interrupted {
-            state: format!("{state} ({}%)", seen.phase.progress()),
-            cancel: cancel(settings.cancel_on_interrupt).await,
-            image_id: image_id.clone(),
-            region: region.to_string(),
-        }),
-    }
-}
-
-/// How long a new copy may stay unlisted before the wait calls it gone.
-const COPY_LISTING_GRACE: Duration = Duration::from_secs(60);
-
-/// The API's name of a phase, for the JSON report.
-fn api_status(phase: &Phase) -> Option<String> {
-    match phase {
-        Phase::NotListed => None,
-        Phase::Queued => Some("Waiting".into()),
-        Phase::Copying { .. } => Some("Creating".into()),
-        Phase::Done => Some("Available".into()),
-        Phase::Failed { status } | Phase::Other { status } => Some(status.clone()),
-    }
+    parsed.map(Some).map_err(|e| {
+        Error::Usage(UsageError::Invalid {
+            flag: flag.to_owned(),
+            value: shown.clone(),
+            rule: Rule(e.problem),
+        })
+    })
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::log::Level;
 use crate::wait::{Phase, Seen};
@@ -33,6 +33,32 @@ impl ColorChoice {
             }
         };
         console::set_colors_enabled_stderr(enabled);
+    }
+}
+
+/// The progress views of one run: on a terminal, one bar per copy, drawn together.
+pub struct Views {
+    level: Level,
+    bars: Option<MultiProgress>,
+}
+
+impl Views {
+    pub fn new(level: Level, terminal: bool) -> Self {
+        Self {
+            level,
+            bars: (terminal && level > Level::Quiet)
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
+    }
+
+    /// A view for one copy, named by `label`.
+    pub fn add(&self, label: String) -> ProgressView {
+        let kind = match (&self.bars, self.level) {
+            (_, Level::Quiet) => Kind::Hidden,
+            (Some(bars), _) => Kind::Bar(bars.add(bar(&label))),
+            (None, _) => Kind::Lines(LineState::default()),
+        };
+        ProgressView { label, kind }
     }
 }
 
@@ -76,16 +102,6 @@ impl LineState {
 }
 
 impl ProgressView {
-    /// `label` names the copy (image id and region).
-    pub fn new(level: Level, terminal: bool, label: String) -> Self {
-        let kind = match (level, terminal) {
-            (Level::Quiet, _) => Kind::Hidden,
-            (_, true) => Kind::Bar(bar(&label)),
-            (_, false) => Kind::Lines(LineState::default()),
-        };
-        Self { label, kind }
-    }
-
     pub fn show(&mut self, seen: &Seen) {
         match &mut self.kind {
             Kind::Hidden => {}
@@ -231,11 +247,15 @@ mod tests {
     #[test]
     fn quiet_hides_and_a_pipe_gets_lines() {
         assert!(matches!(
-            ProgressView::new(Level::Quiet, true, "x".into()).kind,
+            Views::new(Level::Quiet, true).add("x".into()).kind,
             Kind::Hidden
         ));
         assert!(matches!(
-            ProgressView::new(Level::Normal, false, "x".into()).kind,
+            Views::new(Level::Quiet, false).add("x".into()).kind,
+            Kind::Hidden
+        ));
+        assert!(matches!(
+            Views::new(Level::Normal, false).add("x".into()).kind,
             Kind::Lines(_)
         ));
     }

@@ -1,10 +1,9 @@
 //! A validated CopyImage request and its API parameters.
 
-use crate::cli::Cli;
 use crate::error::UsageError;
 use crate::model::{
-    ClientToken, Description, Encryption, ImageId, ImageName, KmsKeyId, RegionId, ResourceGroupId,
-    Rule, Tag, Tags,
+    ClientToken, Description, Encryption, ImageId, ImageName, RegionId, ResourceGroupId, Rule, Tag,
+    TagKey, TagValue, Tags,
 };
 use crate::sign::v1::Params;
 
@@ -22,121 +21,39 @@ pub struct CopyImageRequest {
     /// Given by the user, or set once per logical copy before the first attempt, so that every
     /// retry of the copy carries the same token.
     pub client_token: Option<ClientToken>,
-}
-
-fn invalid(flag: &'static str, value: &str, rule: Rule) -> UsageError {
-    UsageError::Invalid {
-        flag,
-        value: value.to_owned(),
-        rule,
-    }
-}
-
-fn parse<T>(
-    flag: &'static str,
-    value: &str,
-    parser: fn(&str) -> Result<T, Rule>,
-) -> Result<T, UsageError> {
-    parser(value).map_err(|rule| invalid(flag, value, rule))
-}
-
-fn parse_opt<T>(
-    flag: &'static str,
-    value: Option<&str>,
-    parser: fn(&str) -> Result<T, Rule>,
-) -> Result<Option<T>, UsageError> {
-    value.map(|v| parse(flag, v, parser)).transpose()
-}
-
-impl TryFrom<&Cli> for CopyImageRequest {
-    type Error = UsageError;
-
-    fn try_from(cli: &Cli) -> Result<Self, UsageError> {
-        Self::new(cli, None)
-    }
+    /// `DryRun=true`: the service checks everything and copies nothing.
+    pub dry_run: bool,
 }
 
 impl CopyImageRequest {
-    /// The request the command line describes; `profile_region` is the source region when
-    /// neither `--source-region` nor `ALIBABA_CLOUD_REGION_ID` gives one.
-    pub fn new(cli: &Cli, profile_region: Option<&str>) -> Result<Self, UsageError> {
-        let image_id = parse("--image-id", &cli.image_id, ImageId::parse)?;
-        let source = cli
-            .source_region
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .or(profile_region)
-            .ok_or(UsageError::Missing {
-                flag: "--source-region",
-                hint: "give --source-region (alias --region), set ALIBABA_CLOUD_REGION_ID, or set region_id \
-                       in the aliyun CLI profile, to the region the image is in",
-            })?;
-        let source_region_id = parse("--source-region", source, RegionId::parse)?;
-        let destination_region_id = parse(
-            "--destination-region",
-            &cli.destination_region,
-            RegionId::parse,
-        )?;
-        if destination_region_id == source_region_id {
-            return Err(invalid(
-                "--destination-region",
-                &cli.destination_region,
-                Rule(format!(
-                    "must differ from the source region ({source_region_id}): CopyImage copies between regions"
-                )),
-            ));
-        }
-
-        let encryption = match (cli.encrypted, cli.no_encrypted, cli.kms_key_id.as_deref()) {
-            (true, _, key) => Encryption::Enabled {
-                kms_key_id: parse_opt("--kms-key-id", key, KmsKeyId::parse)?,
-            },
-            (false, no, Some(key)) => {
-                let why = if no {
-                    "not allowed with --no-encrypted: a KMS key encrypts the copy"
-                } else {
-                    "requires --encrypted: a KMS key is used only to encrypt the copy"
-                };
-                return Err(invalid("--kms-key-id", key, Rule(why.into())));
+    /// `--copy-tags`: adds the source image's tags. Tags already on the request (given with
+    /// `--tag` or by the template) win; system tags (`acs:`, `aliyun`) are skipped; the result
+    /// must still be at most 20 tags.
+    pub fn add_source_tags(&mut self, source: &[(String, String)]) -> Result<(), UsageError> {
+        let mut tags: Vec<Tag> = self.tags.iter().cloned().collect();
+        for (key, value) in source {
+            if key.starts_with("acs:") || key.starts_with("aliyun") {
+                continue;
             }
-            (false, true, None) => Encryption::Disabled,
-            (false, false, None) => Encryption::Unspecified,
-        };
-
-        let tags = cli
-            .tags
-            .iter()
-            .map(|t| parse("--tag", t, Tag::parse))
-            .collect::<Result<Vec<_>, _>>()?;
-        let tags = Tags::new(tags).map_err(|(at, rule)| invalid("--tag", &cli.tags[at], rule))?;
-
-        Ok(Self {
-            source_region_id,
-            image_id,
-            destination_region_id,
-            destination_image_name: parse_opt(
-                "--destination-image-name",
-                cli.destination_image_name.as_deref(),
-                ImageName::parse,
-            )?,
-            destination_description: parse_opt(
-                "--destination-description",
-                cli.destination_description.as_deref(),
-                Description::parse,
-            )?,
-            encryption,
-            tags,
-            resource_group_id: parse_opt(
-                "--resource-group-id",
-                cli.resource_group_id.as_deref(),
-                ResourceGroupId::parse,
-            )?,
-            client_token: parse_opt(
-                "--client-token",
-                cli.client_token.as_deref(),
-                ClientToken::parse,
-            )?,
-        })
+            let shown = format!("{key}={value}");
+            let invalid = |rule: Rule| UsageError::Invalid {
+                flag: format!("--copy-tags (a tag of {})", self.image_id),
+                value: shown.clone(),
+                rule,
+            };
+            let key = TagKey::parse(key).map_err(invalid)?;
+            if tags.iter().any(|t| *t.key() == key) {
+                continue;
+            }
+            tags.push(Tag::new(key, TagValue::parse(value).map_err(invalid)?));
+        }
+        let count = tags.len();
+        self.tags = Tags::new(tags).map_err(|(_, rule)| UsageError::Invalid {
+            flag: "--copy-tags".into(),
+            value: format!("{count} tags with the source image's"),
+            rule,
+        })?;
+        Ok(())
     }
 
     /// Gives the copy a ClientToken if the user did not: one per logical copy, reused by every
@@ -177,6 +94,9 @@ impl CopyImageRequest {
         if let Some(token) = &self.client_token {
             put("ClientToken", token.as_str());
         }
+        if self.dry_run {
+            put("DryRun", "true");
+        }
         for (i, tag) in self.tags.iter().enumerate() {
             let n = i + 1;
             put(&format!("Tag.{n}.Key"), tag.key().as_str());
@@ -189,6 +109,8 @@ impl CopyImageRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Cli;
+    use crate::plan::CopyPlan;
     use clap::Parser;
 
     fn cli(extra: &[&str]) -> Cli {
@@ -205,7 +127,7 @@ mod tests {
     }
 
     fn request(extra: &[&str]) -> Result<CopyImageRequest, UsageError> {
-        CopyImageRequest::try_from(&cli(extra))
+        CopyPlan::new(&cli(extra), None, None).map(|p| p.copies[0].request().clone())
     }
 
     fn params(extra: &[&str]) -> Vec<(String, String)> {
@@ -284,7 +206,7 @@ mod tests {
         let msg = refused(&["--kms-key-id", "key-1"]);
         assert_eq!(
             msg,
-            "invalid value 'key-1' for --kms-key-id: requires --encrypted: a KMS key is used only to encrypt the copy"
+            "invalid value 'key-1' for --kms-key-id: requires --encrypted (Encrypted true): a KMS key is used only to encrypt the copy"
         );
         let msg = refused(&["--no-encrypted", "--kms-key-id", "key-1"]);
         assert!(msg.contains("not allowed with --no-encrypted"), "{msg}");
@@ -376,7 +298,7 @@ mod tests {
                 source,
             ])
             .unwrap();
-            CopyImageRequest::try_from(&cli).unwrap_err().to_string()
+            CopyPlan::new(&cli, None, None).unwrap_err().to_string()
         };
         assert!(with("img-1", "cn-shanghai", "cn-hangzhou")
             .starts_with("invalid value 'img-1' for --image-id:"));
@@ -415,15 +337,54 @@ mod tests {
     fn missing_source_region_says_how_to_give_it() {
         let mut c = cli(&[]);
         c.source_region = None;
-        let msg = CopyImageRequest::try_from(&c).unwrap_err().to_string();
+        let plan = |c: &Cli, profile: Option<&str>| {
+            CopyPlan::new(c, None, profile).map(|p| p.copies[0].request().clone())
+        };
+        let msg = plan(&c, None).unwrap_err().to_string();
         assert!(msg.starts_with("--source-region is required"), "{msg}");
         assert!(msg.contains("ALIBABA_CLOUD_REGION_ID"), "{msg}");
         c.source_region = Some("  ".into());
-        assert!(CopyImageRequest::try_from(&c).is_err());
-        let from_profile = CopyImageRequest::new(&c, Some("cn-beijing")).unwrap();
+        assert!(plan(&c, None).is_err());
+        let from_profile = plan(&c, Some("cn-beijing")).unwrap();
         assert_eq!(from_profile.source_region_id.as_str(), "cn-beijing");
         c.source_region = Some("cn-hangzhou".into());
-        let flag_wins = CopyImageRequest::new(&c, Some("cn-beijing")).unwrap();
+        let flag_wins = plan(&c, Some("cn-beijing")).unwrap();
         assert_eq!(flag_wins.source_region_id.as_str(), "cn-hangzhou");
+    }
+
+    #[test]
+    fn dry_run_sends_dry_run_true() {
+        assert_eq!(
+            request(&["--dry-run"]).unwrap().to_params()["DryRun"],
+            "true"
+        );
+        assert!(!request(&[]).unwrap().to_params().contains_key("DryRun"));
+    }
+
+    #[test]
+    fn source_tags_are_added_after_explicit_ones_without_system_tags() {
+        let mut r = request(&["--tag", "env=prod"]).unwrap();
+        let source = [
+            ("env".to_owned(), "dev".to_owned()),
+            ("acs:ecs:source".to_owned(), "x".to_owned()),
+            ("aliyun-internal".to_owned(), "y".to_owned()),
+            ("team".to_owned(), "web".to_owned()),
+        ];
+        r.add_source_tags(&source).unwrap();
+        let tags: Vec<String> = r
+            .tags
+            .iter()
+            .map(|t| format!("{}={}", t.key(), t.value()))
+            .collect();
+        assert_eq!(tags, ["env=prod", "team=web"]);
+
+        let mut r = request(&["--tag", "a=1"]).unwrap();
+        let many: Vec<(String, String)> =
+            (0..20).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        let e = r.add_source_tags(&many).unwrap_err().to_string();
+        assert!(
+            e.contains("--copy-tags") && e.contains("at most 20 tags are allowed (got 21)"),
+            "{e}"
+        );
     }
 }

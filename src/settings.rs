@@ -9,12 +9,13 @@ use crate::endpoint::Endpoint;
 use crate::error::UsageError;
 use crate::log::{Level, Log};
 use crate::model::parse_duration;
-use crate::request::CopyImageRequest;
+use crate::plan::CopyPlan;
 use crate::retry::RetryPolicy;
+use crate::template::CopyProperties;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub request: CopyImageRequest,
+    pub plan: CopyPlan,
     pub client: ClientOptions,
     pub output: OutputFormat,
     pub log: Log,
@@ -35,35 +36,40 @@ impl TryFrom<&Cli> for Settings {
     type Error = UsageError;
 
     fn try_from(cli: &Cli) -> Result<Self, UsageError> {
-        Self::new(cli, None)
+        Self::new(cli, None, None)
     }
 }
 
 impl Settings {
-    /// `profile_region`: the region of the aliyun CLI profile in use, if any.
-    pub fn new(cli: &Cli, profile_region: Option<&str>) -> Result<Self, UsageError> {
-        let request = CopyImageRequest::new(cli, profile_region)?;
+    /// `template`: the properties from `--template`/`--properties`; `profile_region`: the
+    /// region of the aliyun CLI profile in use, if any.
+    pub fn new(
+        cli: &Cli,
+        template: Option<&CopyProperties>,
+        profile_region: Option<&str>,
+    ) -> Result<Self, UsageError> {
+        let plan = CopyPlan::new(cli, template, profile_region)?;
         let endpoint_override = cli
             .endpoint
             .as_deref()
             .filter(|e| !e.trim().is_empty())
             .map(|e| {
                 Endpoint::parse_override(e).map_err(|rule| UsageError::Invalid {
-                    flag: "--endpoint",
+                    flag: "--endpoint".into(),
                     value: e.to_owned(),
                     rule,
                 })
             })
             .transpose()?;
-        let duration = |flag: &'static str, value: &str| {
+        let duration = |flag: &str, value: &str| {
             parse_duration(value).map_err(|rule| UsageError::Invalid {
-                flag,
+                flag: flag.to_owned(),
                 value: value.to_owned(),
                 rule,
             })
         };
         Ok(Self {
-            request,
+            plan,
             client: ClientOptions {
                 endpoint_override,
                 connect_timeout: duration("--connect-timeout", &cli.connect_timeout)?,

@@ -433,6 +433,21 @@ impl Emulator {
         assert!(found, "the emulator has no image {image_id} in {region}");
     }
 
+    /// Replaces the tags of an image (e.g. to give the source image tags for `--copy-tags`).
+    pub fn set_image_tags(&self, region: &str, image_id: &str, tags: &[(&str, &str)]) {
+        let mut state = lock(&self.shared.state);
+        let image = state
+            .images
+            .iter_mut()
+            .find(|i| i.region == region && i.image_id == image_id);
+        let image =
+            image.unwrap_or_else(|| panic!("the emulator has no image {image_id} in {region}"));
+        image.tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+
     /// Queues `faults` for the next requests whose `Action` equals `action`
     /// (`None`: any request, including ones whose action cannot be read).
     /// Each fault fires once, in order; a request matching no queued fault
