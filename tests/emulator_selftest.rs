@@ -1,6 +1,6 @@
 //! Tests of the ECS emulator itself: its signer against Alibaba's published
 //! examples, and its HTTP behaviour driven by raw HTTP/1.1 requests; then its
-//! STS, and the metadata-service and credentials-URI fakes.
+//! STS, the metadata-service and credentials-URI fakes, and signature V3.
 
 mod emulator;
 
@@ -12,6 +12,7 @@ use emulator::signature::{
     canonicalized_query, parse_pairs, percent_decode, percent_encode, sign, signed_query,
     string_to_sign,
 };
+use emulator::signature_v3;
 use emulator::{
     Config, CredentialsUri, Emulator, Fault, Imds, ImdsConfig, IssuedKey, ACCESS_KEY_ID,
     ACCESS_KEY_SECRET, CREATING_IMAGE_ID, OIDC_PROVIDER_ARN, OIDC_TOKEN, ROLE_ARN, SOURCE_IMAGE_ID,
@@ -2838,4 +2839,752 @@ fn the_credentials_uri_hands_out_its_key_or_its_broken_answer() {
     let answer = http_to(garbled.addr(), "GET", "/credentials", &[]);
     assert_eq!((answer.status, answer.body.as_str()), (200, "not json"));
     assert_eq!((broken.requests(), garbled.requests()), (1, 1));
+}
+
+// ------------------------------------------------------------ signature V3
+
+/// The official worked example of the V3 documentation ("fixed parameter
+/// values"): ECS RunInstances in cn-shanghai, POST, empty body.
+const V3_OFFICIAL_CANONICAL_REQUEST: &str = "POST
+/
+ImageId=win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd&RegionId=cn-shanghai
+host:ecs.cn-shanghai.aliyuncs.com
+x-acs-action:RunInstances
+x-acs-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+x-acs-date:2023-10-26T10:22:32Z
+x-acs-signature-nonce:3156853299f313e23d1673dc12e1703d
+x-acs-version:2014-05-26
+
+host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version
+e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const V3_OFFICIAL_AUTHORIZATION: &str = "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature=06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0";
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+#[test]
+fn v3_verifier_reproduces_the_official_worked_example() {
+    use signature_v3::*;
+    assert_eq!(sha256_hex(b""), EMPTY_SHA256);
+
+    let auth = parse_authorization(V3_OFFICIAL_AUTHORIZATION).expect("parses");
+    assert_eq!(auth.access_key_id, "YourAccessKeyId");
+    assert_eq!(
+        auth.signature,
+        "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
+    );
+    assert_eq!(
+        auth.signed_header_list(),
+        "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version"
+    );
+
+    // Received in another order and case, with headers that are not signed.
+    let query = owned(&[
+        ("RegionId", "cn-shanghai"),
+        (
+            "ImageId",
+            "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd",
+        ),
+    ]);
+    let headers = owned(&[
+        ("user-agent", "not signed"),
+        ("X-Acs-Version", "2014-05-26"),
+        ("x-acs-signature-nonce", "3156853299f313e23d1673dc12e1703d"),
+        ("Host", "ecs.cn-shanghai.aliyuncs.com"),
+        ("x-acs-date", " 2023-10-26T10:22:32Z "),
+        ("x-acs-action", "RunInstances"),
+        ("x-acs-content-sha256", EMPTY_SHA256),
+        ("authorization", V3_OFFICIAL_AUTHORIZATION),
+    ]);
+    let query_part = canonical_query(&query);
+    assert_eq!(
+        query_part,
+        "ImageId=win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd&RegionId=cn-shanghai"
+    );
+    let headers_part = canonical_headers(&auth.signed_headers, &headers).unwrap();
+    let request = canonical_request(
+        "POST",
+        "/",
+        &query_part,
+        &headers_part,
+        &auth.signed_header_list(),
+        EMPTY_SHA256,
+    );
+    assert_eq!(request, V3_OFFICIAL_CANONICAL_REQUEST);
+    let sts = string_to_sign(&request);
+    assert_eq!(
+        sts,
+        "ACS3-HMAC-SHA256\n7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259"
+    );
+    assert_eq!(hmac_sha256_hex("YourAccessKeySecret", &sts), auth.signature);
+
+    // The hand signer gives the official Authorization (it signs every header given).
+    let signed = owned(&[
+        ("x-acs-version", "2014-05-26"),
+        ("host", "ecs.cn-shanghai.aliyuncs.com"),
+        ("x-acs-action", "RunInstances"),
+        ("x-acs-date", "2023-10-26T10:22:32Z"),
+        ("x-acs-signature-nonce", "3156853299f313e23d1673dc12e1703d"),
+        ("x-acs-content-sha256", EMPTY_SHA256),
+    ]);
+    assert_eq!(
+        authorization_for(
+            "POST",
+            "/",
+            &query,
+            &signed,
+            "YourAccessKeyId",
+            "YourAccessKeySecret"
+        ),
+        V3_OFFICIAL_AUTHORIZATION
+    );
+
+    // A signed header the request lacks is named.
+    assert_eq!(
+        canonical_headers(&auth.signed_headers, &headers[..3]),
+        Err("host".to_string())
+    );
+}
+
+#[test]
+fn v3_verifier_reproduces_the_derived_copy_image_vectors() {
+    use signature_v3::*;
+    let query = owned(&[
+        ("RegionId", "cn-hangzhou"),
+        ("ImageId", "m-bp1h46wfpjsjastc****"),
+        ("DestinationRegionId", "cn-shanghai"),
+        ("DestinationImageName", "my-copy"),
+        ("DestinationDescription", "copied by copy-image *~ é"),
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Value", "prod"),
+    ]);
+    let mut headers = owned(&[
+        ("host", "ecs.cn-hangzhou.aliyuncs.com"),
+        ("x-acs-action", "CopyImage"),
+        ("x-acs-version", "2014-05-26"),
+        ("x-acs-date", "2024-01-02T03:04:05Z"),
+        ("x-acs-signature-nonce", "0123456789abcdef0123456789abcdef"),
+        ("x-acs-content-sha256", EMPTY_SHA256),
+    ]);
+    let names: Vec<String> = {
+        let mut n: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+        n.sort();
+        n
+    };
+    let request = canonical_request(
+        "POST",
+        "/",
+        &canonical_query(&query),
+        &canonical_headers(&names, &headers).unwrap(),
+        &names.join(";"),
+        EMPTY_SHA256,
+    );
+    assert_eq!(
+        string_to_sign(&request),
+        "ACS3-HMAC-SHA256\n84c0eb04ebdc6049a5f81a00afac04f9c087e9ecd32f6a387e1039d55b2e61fe"
+    );
+    let plain = authorization_for("POST", "/", &query, &headers, "testid", "testsecret");
+    assert!(
+        plain.ends_with(
+            ",Signature=d3e02e6e6cd88dfff09fd01f76d4e9bfc38d614b02d005dc70349606dbfe373f"
+        ),
+        "{plain}"
+    );
+    headers.push((
+        "x-acs-security-token".to_string(),
+        "CAIS/sts+token==".to_string(),
+    ));
+    assert_eq!(
+        authorization_for("POST", "/", &query, &headers, "testid", "testsecret"),
+        "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-action;x-acs-content-sha256;\
+         x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version,\
+         Signature=14a1db4d73ff5e8fea78ec4620c2d114964f20b9c68a79040d675fe216deeea8"
+    );
+}
+
+#[test]
+fn v3_authorization_parsing_refuses_what_is_malformed() {
+    use signature_v3::parse_authorization;
+    let ok = parse_authorization(
+        " ACS3-HMAC-SHA256  Credential=id , SignedHeaders=x-acs-date;Host;host,Signature=ab",
+    )
+    .unwrap();
+    assert_eq!(ok.access_key_id, "id");
+    assert_eq!(ok.signed_headers, vec!["host", "x-acs-date"]);
+    assert_eq!(ok.signature, "ab");
+    for bad in [
+        "",
+        "ACS3-HMAC-SHA256",
+        "ACS3-HMAC-SHA256 SignedHeaders=host,Signature=ab",
+        "ACS3-HMAC-SHA256 Credential=id,Signature=ab",
+        "ACS3-HMAC-SHA256 Credential=id,SignedHeaders=host",
+        "ACS3-HMAC-SHA256 Credential=id,SignedHeaders=,Signature=ab",
+        "ACS3-HMAC-SHA256 Credential=id,SignedHeaders=host;;x-acs-date,Signature=ab",
+        "ACS3-HMAC-SHA256 Credential=,SignedHeaders=host,Signature=ab",
+        "ACS3-HMAC-SHA256 Credential=id,SignedHeaders=host,Signature=ab,Signature=cd",
+        "ACS3-HMAC-SHA256 Credential=id,SignedHeaders=host,Signature",
+        "ACS3-HMAC-SM3 Credential=id,SignedHeaders=host,Signature=ab",
+        "ACS3-HMAC-SHA256X Credential=id,SignedHeaders=host,Signature=ab",
+    ] {
+        assert!(parse_authorization(bad).is_err(), "accepted {bad:?}");
+    }
+}
+
+/// One V3 call, built by hand: every header in `signed` is signed.
+struct V3Call {
+    method: &'static str,
+    query: Vec<(String, String)>,
+    /// Lower-case names; `host` included.
+    signed: Vec<(String, String)>,
+    /// Sent but left out of SignedHeaders.
+    unsigned: Vec<(String, String)>,
+    body: Vec<u8>,
+    key_id: String,
+    secret: String,
+}
+
+impl V3Call {
+    /// A call with the plain key, a fresh nonce, the current time, no body.
+    fn new(emu: &Emulator, action: &str, version: &str, query: &[(&str, &str)]) -> V3Call {
+        V3Call {
+            method: "POST",
+            query: owned(query),
+            signed: owned(&[
+                ("host", &emu.addr().to_string()),
+                ("x-acs-action", action),
+                ("x-acs-version", version),
+                ("x-acs-date", &timestamp(chrono::Duration::zero())),
+                (
+                    "x-acs-signature-nonce",
+                    &uuid::Uuid::new_v4().simple().to_string(),
+                ),
+                ("x-acs-content-sha256", EMPTY_SHA256),
+            ]),
+            unsigned: Vec::new(),
+            body: Vec::new(),
+            key_id: ACCESS_KEY_ID.to_string(),
+            secret: ACCESS_KEY_SECRET.to_string(),
+        }
+    }
+
+    fn ecs(emu: &Emulator, action: &str, query: &[(&str, &str)]) -> V3Call {
+        V3Call::new(emu, action, "2014-05-26", query)
+    }
+
+    /// Sets (or adds) a signed header.
+    fn with(mut self, name: &str, value: &str) -> V3Call {
+        self.signed.retain(|(n, _)| n != name);
+        self.signed.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn without(mut self, name: &str) -> V3Call {
+        self.signed.retain(|(n, _)| n != name);
+        self
+    }
+
+    fn unsigned(mut self, name: &str, value: &str) -> V3Call {
+        self.unsigned.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn key(mut self, id: &str, secret: &str) -> V3Call {
+        self.key_id = id.to_string();
+        self.secret = secret.to_string();
+        self
+    }
+
+    /// A form body, its hash and content type signed.
+    fn form(self, body: &str) -> V3Call {
+        let mut call = self
+            .with("content-type", "application/x-www-form-urlencoded")
+            .with(
+                "x-acs-content-sha256",
+                &signature_v3::sha256_hex(body.as_bytes()),
+            );
+        call.body = body.as_bytes().to_vec();
+        call
+    }
+
+    fn authorization(&self) -> String {
+        signature_v3::authorization_for(
+            self.method,
+            "/",
+            &self.query,
+            &self.signed,
+            &self.key_id,
+            &self.secret,
+        )
+    }
+
+    /// What the server should compute as the string to sign.
+    fn string_to_sign(&self) -> String {
+        let mut names: Vec<String> = self.signed.iter().map(|(n, _)| n.clone()).collect();
+        names.sort();
+        signature_v3::string_to_sign(&signature_v3::canonical_request(
+            self.method,
+            "/",
+            &signature_v3::canonical_query(&self.query),
+            &signature_v3::canonical_headers(&names, &self.signed).unwrap(),
+            &names.join(";"),
+            &signature_v3::sha256_hex(&self.body),
+        ))
+    }
+
+    fn send(&self, emu: &Emulator) -> HttpAnswer {
+        self.send_with(emu, &self.authorization())
+    }
+
+    /// Sends with this `Authorization` value.
+    fn send_with(&self, emu: &Emulator, authorization: &str) -> HttpAnswer {
+        let query: Vec<String> = self
+            .query
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect();
+        let mut head = format!("{} /?{} HTTP/1.1\r\n", self.method, query.join("&"));
+        for (name, value) in self.signed.iter().chain(&self.unsigned) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!(
+            "Authorization: {authorization}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            self.body.len()
+        ));
+        send_raw(emu.addr(), &head, &self.body)
+    }
+}
+
+fn v3_copy_query() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("RegionId", SOURCE_REGION),
+        ("ImageId", SOURCE_IMAGE_ID),
+        ("DestinationRegionId", "cn-shanghai"),
+    ]
+}
+
+#[test]
+fn a_v3_copy_image_signed_by_hand_is_accepted_and_creates_a_copy() {
+    let emu = Emulator::start();
+    let mut query = v3_copy_query();
+    query.extend([
+        ("DestinationImageName", "v3-copy"),
+        ("DestinationDescription", "copied by V3 *~ é"),
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Value", "prod"),
+    ]);
+    let answer = V3Call::ecs(&emu, "CopyImage", &query).send(&emu);
+    let json = answer.assert_ok();
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    let id = json["ImageId"].as_str().expect("an ImageId");
+    let image = emu.image("cn-shanghai", id).expect("the copy exists");
+    assert_eq!(image.name, "v3-copy");
+    assert_eq!(image.description, "copied by V3 *~ é");
+    assert_eq!(image.tags, owned(&[("env", "prod")]));
+    assert_eq!(image.source_image_id.as_deref(), Some(SOURCE_IMAGE_ID));
+
+    let recorded = emu.requests();
+    assert_eq!(recorded.len(), 1);
+    let r = &recorded[0];
+    assert_eq!(r.signature_version(), Some("v3"));
+    assert_eq!(r.action(), Some("CopyImage"));
+    assert_eq!(r.param("Action"), None);
+    assert_eq!(r.param("DestinationImageName"), Some("v3-copy"));
+    assert_eq!((r.status, r.code.as_deref()), (200, None));
+    assert!(r
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("ACS3-HMAC-SHA256 Credential=")));
+
+    // A V1 request is still V1.
+    copy(&emu, &[("DestinationRegionId", "cn-beijing")]).assert_ok();
+    let v1 = &emu.requests()[1];
+    assert_eq!(v1.signature_version(), Some("v1"));
+    assert_eq!(v1.action(), Some("CopyImage"));
+}
+
+#[test]
+fn a_v3_describe_images_works_and_a_form_body_is_hashed_and_used() {
+    let emu = Emulator::start();
+    let json = V3Call::ecs(
+        &emu,
+        "DescribeImages",
+        &[("RegionId", SOURCE_REGION), ("Status", ALL_STATUSES)],
+    )
+    .send(&emu)
+    .assert_ok();
+    let mut ids = listed_ids(&json);
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![CREATING_IMAGE_ID.to_string(), SOURCE_IMAGE_ID.to_string()]
+    );
+    assert_eq!(json["RegionId"], SOURCE_REGION);
+
+    // The API parameters in a form body: the body is covered by its hash.
+    let json = V3Call::ecs(&emu, "DescribeImages", &[])
+        .form("RegionId=cn-hangzhou&ImageId=m-bp1sourceimage000001")
+        .send(&emu)
+        .assert_ok();
+    assert_eq!(listed_ids(&json), vec![SOURCE_IMAGE_ID.to_string()]);
+
+    // Format=XML in the query asks for XML, as with V1.
+    let answer = V3Call::ecs(
+        &emu,
+        "DescribeImages",
+        &[("RegionId", SOURCE_REGION), ("Format", "XML")],
+    )
+    .send(&emu);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.starts_with("<?xml") && answer.body.contains("<DescribeImagesResponse>"),
+        "{}",
+        answer.body
+    );
+}
+
+#[test]
+fn a_flipped_v3_signature_is_refused_and_the_string_to_sign_echoed() {
+    let emu = Emulator::start();
+    let call = V3Call::ecs(&emu, "CopyImage", &v3_copy_query());
+    let mut authorization = call.authorization().into_bytes();
+    let last = authorization.len() - 1;
+    authorization[last] = if authorization[last] == b'0' {
+        b'1'
+    } else {
+        b'0'
+    };
+    let json = call
+        .send_with(&emu, std::str::from_utf8(&authorization).unwrap())
+        .assert_error(400, "SignatureDoesNotMatch");
+    assert_eq!(
+        json["Message"].as_str().unwrap(),
+        format!(
+            "Specified signature is not matched with our calculation. server string to sign is:{}",
+            call.string_to_sign()
+        )
+    );
+    assert_eq!(json["HostId"], "ecs.cn-hangzhou.aliyuncs.com");
+    assert!(emu.images_in("cn-shanghai").is_empty(), "no copy was made");
+
+    // Another secret, another method: refused too.
+    V3Call::ecs(&emu, "CopyImage", &v3_copy_query())
+        .key(ACCESS_KEY_ID, "not-the-secret")
+        .send(&emu)
+        .assert_error(400, "SignatureDoesNotMatch");
+    let mut get = V3Call::ecs(&emu, "CopyImage", &v3_copy_query());
+    let signed_as_post = get.authorization();
+    get.method = "GET";
+    get.send_with(&emu, &signed_as_post)
+        .assert_error(400, "SignatureDoesNotMatch");
+    // A changed query parameter after signing.
+    let call = V3Call::ecs(&emu, "CopyImage", &v3_copy_query());
+    let authorization = call.authorization();
+    let mut tampered = call;
+    tampered.query[2].1 = "cn-beijing".to_string();
+    tampered
+        .send_with(&emu, &authorization)
+        .assert_error(400, "SignatureDoesNotMatch");
+    // An unknown Credential.
+    V3Call::ecs(&emu, "CopyImage", &v3_copy_query())
+        .key("LTAInobody", "x")
+        .send(&emu)
+        .assert_error(404, "InvalidAccessKeyId.NotFound");
+    assert!(emu.images_in("cn-shanghai").is_empty(), "no copy was made");
+    let codes: Vec<Option<String>> = emu.requests().into_iter().map(|r| r.code).collect();
+    assert_eq!(codes.len(), 5);
+}
+
+#[test]
+fn a_malformed_v3_authorization_is_an_incomplete_signature() {
+    let emu = Emulator::start();
+    let call = V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)]);
+    let good = call.authorization();
+    let (_, signature) = good.rsplit_once("Signature=").unwrap();
+    for bad in [
+        "ACS3-HMAC-SHA256".to_string(),
+        format!("ACS3-HMAC-SHA256 Credential={ACCESS_KEY_ID},Signature={signature}"),
+        good.replace(",Signature=", ",Sig="),
+        good.replace("Credential=", "Cred="),
+        good.replace("ACS3-HMAC-SHA256 ", "ACS3-HMAC-SM3 "),
+        format!("ACS3-HMAC-SHA256 Credential={ACCESS_KEY_ID},SignedHeaders=,Signature={signature}"),
+    ] {
+        let json = call
+            .send_with(&emu, &bad)
+            .assert_error(400, "IncompleteSignature");
+        assert!(
+            json["Message"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization header is malformed"),
+            "{bad}: {json}"
+        );
+    }
+    // The well-formed one passes (nonce not consumed by the refusals).
+    call.send(&emu).assert_ok();
+}
+
+#[test]
+fn v3_headers_must_be_present_and_signed() {
+    let emu = Emulator::start();
+    let describe = || V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)]);
+
+    // Each envelope header is required (the signature covers whatever is sent).
+    for name in [
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+    ] {
+        let json = describe()
+            .without(name)
+            .send(&emu)
+            .assert_error(400, "MissingParameter");
+        assert!(
+            json["Message"].as_str().unwrap().contains(name),
+            "{name}: {json}"
+        );
+    }
+
+    // An x-acs-* header, or host, left out of SignedHeaders.
+    let json = describe()
+        .unsigned("x-acs-accesskey-id", ACCESS_KEY_ID)
+        .send(&emu)
+        .assert_error(400, "IncompleteSignature");
+    assert!(
+        json["Message"]
+            .as_str()
+            .unwrap()
+            .contains("\"x-acs-accesskey-id\" is not in SignedHeaders"),
+        "{json}"
+    );
+    let call = describe();
+    let without_host = call
+        .authorization()
+        .replace("SignedHeaders=host;", "SignedHeaders=");
+    let json = call
+        .send_with(&emu, &without_host)
+        .assert_error(400, "IncompleteSignature");
+    assert!(
+        json["Message"].as_str().unwrap().contains("\"host\""),
+        "{json}"
+    );
+    // A signed header that is not sent.
+    let call = describe();
+    let listed_more = call
+        .authorization()
+        .replace(";x-acs-version,", ";x-acs-version;x-acs-extra,");
+    let json = call
+        .send_with(&emu, &listed_more)
+        .assert_error(400, "IncompleteSignature");
+    assert!(
+        json["Message"]
+            .as_str()
+            .unwrap()
+            .contains("\"x-acs-extra\""),
+        "{json}"
+    );
+
+    // The official SDKs sign more than the minimum: accepted.
+    describe()
+        .with("accept", "application/json")
+        .with("user-agent", "AlibabaCloud (Linux) Python/3.12 TeaDSL/1")
+        .with("x-acs-accesskey-id", ACCESS_KEY_ID)
+        .send(&emu)
+        .assert_ok();
+    // Headers that need no signing may go unsigned.
+    describe()
+        .unsigned("accept", "application/json")
+        .unsigned("user-agent", "test")
+        .send(&emu)
+        .assert_ok();
+
+    // Refused before any V3 check (a bad escape, a wrong path): still JSON.
+    let call = describe();
+    let head = format!(
+        "POST /?RegionId=cn-hangzhou&bad=%G0 HTTP/1.1\r\nhost: {}\r\n\
+         Authorization: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        emu.addr(),
+        call.authorization()
+    );
+    send_raw(emu.addr(), &head, b"").assert_error(400, "InvalidParameter");
+
+    // The version and the action are the headers'.
+    describe()
+        .with("x-acs-version", "2016-01-01")
+        .send(&emu)
+        .assert_error(400, "InvalidVersion");
+    V3Call::ecs(&emu, "RunInstances", &[("RegionId", SOURCE_REGION)])
+        .send(&emu)
+        .assert_error(404, "InvalidAction.NotFound");
+    // A query `Action` does not override the header.
+    let json = V3Call::ecs(
+        &emu,
+        "DescribeImages",
+        &[("RegionId", SOURCE_REGION), ("Action", "CopyImage")],
+    )
+    .send(&emu)
+    .assert_ok();
+    assert!(json["Images"].is_object(), "{json}");
+}
+
+#[test]
+fn a_wrong_v3_content_sha256_is_refused() {
+    let emu = Emulator::start();
+    // Signed consistently, but the body is not the one hashed.
+    let json = V3Call::ecs(&emu, "CopyImage", &v3_copy_query())
+        .with("x-acs-content-sha256", &signature_v3::sha256_hex(b"other"))
+        .send(&emu)
+        .assert_error(400, "SignatureDoesNotMatch");
+    assert!(
+        json["Message"]
+            .as_str()
+            .unwrap()
+            .contains("x-acs-content-sha256"),
+        "{json}"
+    );
+    let mut call = V3Call::ecs(&emu, "DescribeImages", &[]).form("RegionId=cn-hangzhou");
+    call.body = b"RegionId=cn-beijing".to_vec();
+    call.send(&emu).assert_error(400, "SignatureDoesNotMatch");
+    assert!(emu.images_in("cn-shanghai").is_empty(), "no copy was made");
+}
+
+#[test]
+fn v3_nonce_and_date_are_checked_like_v1() {
+    let emu = Emulator::start();
+    let call = V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)]);
+    call.send(&emu).assert_ok();
+    call.send(&emu).assert_error(400, "SignatureNonceUsed");
+    // The nonce is per key, shared with V1: a V1 call with the same nonce is refused.
+    let nonce = call
+        .signed
+        .iter()
+        .find(|(n, _)| n == "x-acs-signature-nonce")
+        .unwrap()
+        .1
+        .clone();
+    let params = with(
+        without(common("DescribeImages", ACCESS_KEY_ID), "SignatureNonce"),
+        &[("SignatureNonce", &nonce), ("RegionId", SOURCE_REGION)],
+    );
+    http(
+        &emu,
+        "POST",
+        &signed_query("POST", &params, ACCESS_KEY_SECRET),
+    )
+    .assert_error(400, "SignatureNonceUsed");
+
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .with("x-acs-date", &timestamp(chrono::Duration::minutes(-16)))
+        .send(&emu)
+        .assert_error(400, "InvalidTimeStamp.Expired");
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .with("x-acs-date", &timestamp(chrono::Duration::minutes(16)))
+        .send(&emu)
+        .assert_error(400, "InvalidTimeStamp.Expired");
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .with("x-acs-date", "2024-01-02 03:04:05")
+        .send(&emu)
+        .assert_error(400, "IllegalTimestamp");
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .with("x-acs-date", &timestamp(chrono::Duration::minutes(-14)))
+        .send(&emu)
+        .assert_ok();
+    // The emulator's skewed clock moves the window.
+    emu.set_clock_skew(chrono::TimeDelta::minutes(30));
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .send(&emu)
+        .assert_error(400, "InvalidTimeStamp.Expired");
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .with("x-acs-date", &timestamp(chrono::Duration::minutes(30)))
+        .send(&emu)
+        .assert_ok();
+}
+
+#[test]
+fn v3_sts_keys_need_their_token_header_and_sts_issues_keys_over_v3() {
+    let emu = Emulator::start();
+    let sts_describe = || {
+        V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+            .key(STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET)
+    };
+    sts_describe()
+        .with("x-acs-security-token", STS_SECURITY_TOKEN)
+        .send(&emu)
+        .assert_ok();
+    sts_describe()
+        .send(&emu)
+        .assert_error(400, "MissingSecurityToken");
+    sts_describe()
+        .with("x-acs-security-token", "CAIS/other+token==")
+        .send(&emu)
+        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
+    // The token is an x-acs-* header: it must be signed.
+    sts_describe()
+        .unsigned("x-acs-security-token", STS_SECURITY_TOKEN)
+        .send(&emu)
+        .assert_error(400, "IncompleteSignature");
+    // A query SecurityToken does not count for V3.
+    V3Call::ecs(
+        &emu,
+        "DescribeImages",
+        &[
+            ("RegionId", SOURCE_REGION),
+            ("SecurityToken", STS_SECURITY_TOKEN),
+        ],
+    )
+    .key(STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET)
+    .send(&emu)
+    .assert_error(400, "MissingSecurityToken");
+    // A plain key with a token.
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .with("x-acs-security-token", STS_SECURITY_TOKEN)
+        .send(&emu)
+        .assert_error(400, "InvalidSecurityToken.Malformed");
+
+    // AssumeRole over V3 issues a key that V3 ECS calls accept with its token.
+    let json = V3Call::new(
+        &emu,
+        "AssumeRole",
+        "2015-04-01",
+        &[("RoleArn", ROLE_ARN), ("RoleSessionName", "v3-session")],
+    )
+    .send(&emu)
+    .assert_ok();
+    let (id, secret, token, _) = credentials_of(&json);
+    assert_eq!(emu.issued_keys()[0].caller.as_deref(), Some(ACCESS_KEY_ID));
+    assert_eq!(emu.requests().last().unwrap().action(), Some("AssumeRole"));
+    V3Call::ecs(&emu, "CopyImage", &v3_copy_query())
+        .key(&id, &secret)
+        .with("x-acs-security-token", &token)
+        .send(&emu)
+        .assert_ok();
+    V3Call::ecs(&emu, "CopyImage", &v3_copy_query())
+        .key(&id, &secret)
+        .send(&emu)
+        .assert_error(400, "MissingSecurityToken");
+}
+
+#[test]
+fn faults_match_v3_requests_by_their_action_header() {
+    let emu = Emulator::start();
+    emu.inject(
+        Some("CopyImage"),
+        vec![Fault::Throttle {
+            retry_after_ms: Some(250),
+        }],
+    );
+    // Another action passes the fault by.
+    V3Call::ecs(&emu, "DescribeImages", &[("RegionId", SOURCE_REGION)])
+        .send(&emu)
+        .assert_ok();
+    let answer = V3Call::ecs(&emu, "CopyImage", &v3_copy_query()).send(&emu);
+    // JSON, as the V3 request would have been answered.
+    answer.assert_error(400, "Throttling");
+    assert_eq!(answer.header("x-acs-retry-after"), Some("250"));
+    assert_eq!(emu.pending_faults(), 0);
+    let recorded = emu.requests();
+    assert_eq!(recorded[1].action(), Some("CopyImage"));
+    assert_eq!(recorded[1].fault.as_deref(), Some("Throttle"));
+    assert!(emu.images_in("cn-shanghai").is_empty(), "no copy was made");
 }

@@ -7,6 +7,17 @@
 //! `Result<_, ApiError>`, so later stages (fault injection, V3 signatures)
 //! slot in between without touching the others.
 //!
+//! A request whose `Authorization` header starts with `ACS3-` is signed with
+//! V3 (`ACS3-HMAC-SHA256`, verified by `signature_v3`) and takes `pipeline_v3`:
+//! route → decode → Authorization → required headers → signed headers →
+//! version → timestamp (`x-acs-date`) → access key (`Credential=`) → body
+//! hash (`x-acs-content-sha256`) → signature → security token
+//! (`x-acs-security-token`) → key expiry → nonce (`x-acs-signature-nonce`) →
+//! action. Its envelope (`Action`, `Version`, `AccessKeyId`, …) comes from the
+//! headers (`v3_envelope`), its API parameters from the query string (and a
+//! form body); from the security token on, both versions share every stage.
+//! A V3 answer is JSON unless the query asks for `Format=XML`.
+//!
 //! The API version picks the product: `2014-05-26` is ECS, `2015-04-01` is
 //! STS. An action asked for with the other product's version is answered
 //! 404 `InvalidAction.NotFound`, as an unknown action is; a version that is
@@ -20,6 +31,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
 use super::signature;
+use super::signature_v3;
 use super::state::{Image, State, TokenRecord};
 use super::sts;
 use super::AccessKey;
@@ -72,6 +84,12 @@ impl RawRequest {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Signed with V3: an `Authorization` header starting with `ACS3-`.
+    pub(crate) fn is_v3(&self) -> bool {
+        self.header("authorization")
+            .is_some_and(signature_v3::is_v3_authorization)
     }
 }
 
@@ -133,6 +151,8 @@ pub(crate) struct Answer {
 #[derive(Default)]
 struct Context {
     params: Vec<(String, String)>,
+    /// V3 only: the envelope taken from the headers (see `v3_envelope`).
+    envelope: Vec<(String, String)>,
 }
 
 /// Read access to decoded parameters (first occurrence wins; duplicates are
@@ -162,7 +182,7 @@ impl<'a> Params<'a> {
 pub(crate) fn process(state: &mut State, raw: &RawRequest) -> Answer {
     let mut ctx = Context::default();
     let result = pipeline(state, raw, &mut ctx);
-    render(state, result, ctx.params)
+    render(state, result, ctx.params, &ctx.envelope)
 }
 
 /// The answer to a request that is refused before it is processed (an
@@ -175,10 +195,17 @@ pub(crate) fn error_answer(
     code: &str,
     message: &str,
 ) -> Answer {
+    let params = peek_params(raw);
+    let envelope = if raw.is_v3() {
+        v3_envelope(raw, &params)
+    } else {
+        Vec::new()
+    };
     render(
         state,
         Err(ApiError::new(status, code, message)),
-        peek_params(raw),
+        params,
+        &envelope,
     )
 }
 
@@ -217,22 +244,29 @@ pub(crate) fn peek_params(raw: &RawRequest) -> Vec<(String, String)> {
     params
 }
 
-/// The request's `Action`, if it can be read.
+/// The request's `Action` (for V3, its `x-acs-action` header), if it can be
+/// read.
 pub(crate) fn peek_action(raw: &RawRequest) -> Option<String> {
+    if raw.is_v3() {
+        return raw.header("x-acs-action").map(str::to_string);
+    }
     peek_params(raw)
         .into_iter()
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v)
 }
 
-/// Renders a pipeline result (JSON when `Format=JSON`, else XML).
+/// Renders a pipeline result (JSON when `Format=JSON`, else XML). A V3
+/// request's `envelope` is looked up before its decoded parameters.
 fn render(
     state: &State,
     result: Result<Success, ApiError>,
     decoded: Vec<(String, String)>,
+    envelope: &[(String, String)],
 ) -> Answer {
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
-    let params = Params(&decoded);
+    let merged: Vec<(String, String)> = envelope.iter().chain(&decoded).cloned().collect();
+    let params = Params(&merged);
     let json = params.get("Format") == Some("JSON");
     let is_sts = params.get("Version") == Some(STS_API_VERSION)
         || params.get("Action") == Some(sts::ASSUME_ROLE_WITH_OIDC);
@@ -272,10 +306,19 @@ fn pipeline(state: &mut State, raw: &RawRequest, ctx: &mut Context) -> Result<Su
     let now = state.now();
     let instant = Instant::now();
 
+    // A V3 request is answered by its headers' envelope, even when refused
+    // at once.
+    if raw.is_v3() {
+        ctx.envelope = v3_envelope(raw, &peek_params(raw));
+    }
     // 1. Route: GET or POST on "/".
     check_route(raw)?;
     // 2. Decode query (and form body) parameters.
     ctx.params = decode_params(raw)?;
+    // Signature V3: its own stages up to the signature, then the same ones.
+    if raw.is_v3() {
+        return pipeline_v3(state, raw, ctx, now, instant);
+    }
     let params = Params(&ctx.params);
     // AssumeRoleWithOIDC is not signed: its own, shorter list of checks.
     if params.get("Action") == Some(sts::ASSUME_ROLE_WITH_OIDC) {
@@ -320,6 +363,154 @@ fn anonymous(state: &mut State, params: Params, now: DateTime<Utc>) -> Result<Su
         action: action.to_string(),
         fields,
     })
+}
+
+/// The V1 names of what a V3 request carries in its headers, for the stages
+/// and the rendering it shares with V1: `Action` ← `x-acs-action`,
+/// `Version` ← `x-acs-version`, `Timestamp` ← `x-acs-date`,
+/// `SignatureNonce` ← `x-acs-signature-nonce`, `SecurityToken` ←
+/// `x-acs-security-token`, `AccessKeyId` ← `Credential=`, and `Format=JSON`
+/// unless `params` have a `Format`. Only what is present; nothing is checked.
+pub(crate) fn v3_envelope(raw: &RawRequest, params: &[(String, String)]) -> Vec<(String, String)> {
+    let mut envelope = Vec::new();
+    for (name, header) in [
+        ("Action", "x-acs-action"),
+        ("Version", "x-acs-version"),
+        ("Timestamp", "x-acs-date"),
+        ("SignatureNonce", "x-acs-signature-nonce"),
+        ("SecurityToken", "x-acs-security-token"),
+    ] {
+        if let Some(value) = raw.header(header) {
+            envelope.push((name.to_string(), value.trim().to_string()));
+        }
+    }
+    if let Some(auth) = raw
+        .header("authorization")
+        .and_then(|a| signature_v3::parse_authorization(a).ok())
+    {
+        envelope.push(("AccessKeyId".to_string(), auth.access_key_id));
+    }
+    if Params(params).get("Format").is_none() {
+        envelope.push(("Format".to_string(), "JSON".to_string()));
+    }
+    envelope
+}
+
+fn incomplete_signature(detail: &str) -> ApiError {
+    ApiError::new(
+        400,
+        "IncompleteSignature",
+        format!("The request signature does not conform to Aliyun standards. {detail}"),
+    )
+}
+
+/// The stages of a V3 request after decoding (`ctx.envelope` is set).
+fn pipeline_v3(
+    state: &mut State,
+    raw: &RawRequest,
+    ctx: &Context,
+    now: DateTime<Utc>,
+    instant: Instant,
+) -> Result<Success, ApiError> {
+    // 3. Authorization: algorithm, Credential, SignedHeaders, Signature.
+    let auth = signature_v3::parse_authorization(raw.header("authorization").unwrap_or_default())
+        .map_err(|why| {
+        incomplete_signature(&format!("The Authorization header is malformed: {why}."))
+    })?;
+    // 4. The envelope headers are present.
+    let header = |name: &str| raw.header(name).map(str::trim).filter(|v| !v.is_empty());
+    for name in signature_v3::REQUIRED_HEADERS {
+        if header(name).is_none() {
+            return Err(ApiError::missing(name));
+        }
+    }
+    // 5. `host` and every `x-acs-*` header are signed; every signed header is
+    //    there.
+    for (name, _) in &raw.headers {
+        let must_sign = name == "host" || name.starts_with("x-acs-");
+        if must_sign && !auth.signed_headers.contains(name) {
+            return Err(incomplete_signature(&format!(
+                "The header \"{name}\" is not in SignedHeaders."
+            )));
+        }
+    }
+    if let Some(absent) = auth.signed_headers.iter().find(|n| raw.header(n).is_none()) {
+        return Err(incomplete_signature(&format!(
+            "The signed header \"{absent}\" is not in the request."
+        )));
+    }
+    // 6. Version (the action is checked by `dispatch`).
+    if !matches!(header("x-acs-version"), Some(API_VERSION | STS_API_VERSION)) {
+        return Err(invalid_version());
+    }
+    // 7. x-acs-date format and freshness.
+    let date = header("x-acs-date").unwrap_or_default();
+    check_time("x-acs-date", date, now, state.config.timestamp_tolerance)?;
+    // 8. Access key known.
+    let key = find_key(state, &auth.access_key_id)?;
+    // 9. The body is the one hashed.
+    let body_sha256 = signature_v3::sha256_hex(&raw.body);
+    let sent_sha256 = header("x-acs-content-sha256").unwrap_or_default();
+    if sent_sha256 != body_sha256 {
+        return Err(ApiError::new(
+            400,
+            "SignatureDoesNotMatch",
+            format!(
+                "The header \"x-acs-content-sha256\" ({sent_sha256}) is not the SHA-256 of the request body ({body_sha256})."
+            ),
+        ));
+    }
+    // 10. Signature matches.
+    verify_signature_v3(raw, &auth, &key, &body_sha256)?;
+    // 11. Security token matches the kind of key.
+    check_token(raw.header("x-acs-security-token"), &key)?;
+    // 12. An STS key issued by the emulator has not expired.
+    check_key_expiry(state, &key, now)?;
+    // 13. Nonce unused.
+    let nonce = header("x-acs-signature-nonce").unwrap_or_default();
+    use_nonce(state, &key.id, nonce, instant)?;
+    // 14. The action itself, with the envelope before the API parameters.
+    let merged: Vec<(String, String)> = ctx.envelope.iter().chain(&ctx.params).cloned().collect();
+    dispatch(state, Params(&merged), &key, now, instant)
+}
+
+/// Recomputes the V3 signature from the request as received: method, path,
+/// the query parameters (decoded, re-encoded), the signed headers, the body's
+/// hash.
+fn verify_signature_v3(
+    raw: &RawRequest,
+    auth: &signature_v3::Authorization,
+    key: &AccessKey,
+    body_sha256: &str,
+) -> Result<(), ApiError> {
+    let query = signature::parse_pairs(raw.raw_query.as_bytes())
+        .map_err(|e| ApiError::new(400, "InvalidParameter", e.to_string()))?;
+    let headers =
+        signature_v3::canonical_headers(&auth.signed_headers, &raw.headers).map_err(|absent| {
+            incomplete_signature(&format!(
+                "The signed header \"{absent}\" is not in the request."
+            ))
+        })?;
+    let request = signature_v3::canonical_request(
+        &raw.method,
+        &raw.path,
+        &signature_v3::canonical_query(&query),
+        &headers,
+        &auth.signed_header_list(),
+        body_sha256,
+    );
+    let string_to_sign = signature_v3::string_to_sign(&request);
+    let expected = signature_v3::hmac_sha256_hex(&key.secret, &string_to_sign);
+    if auth.signature != expected {
+        return Err(ApiError::new(
+            400,
+            "SignatureDoesNotMatch",
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn action_not_found() -> ApiError {
@@ -451,11 +642,24 @@ fn check_timestamp(
     tolerance: std::time::Duration,
 ) -> Result<(), ApiError> {
     let text = params.required("Timestamp")?;
+    check_time("Timestamp", text, now, tolerance)
+}
+
+/// The freshness check of `Timestamp` (V1) and `x-acs-date` (V3), `name`
+/// being the one the error names.
+fn check_time(
+    name: &str,
+    text: &str,
+    now: DateTime<Utc>,
+    tolerance: std::time::Duration,
+) -> Result<(), ApiError> {
     let Some(at) = parse_timestamp(text) else {
         return Err(ApiError::new(
             400,
             "IllegalTimestamp",
-            "The input parameter \"Timestamp\" that is mandatory for processing this request is not supplied.",
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+            ),
         ));
     };
     let skew = (now - at)
@@ -474,7 +678,11 @@ fn check_timestamp(
 
 /// A key of `Config::access_keys`, else one the emulator's STS issued.
 fn find_access_key(state: &State, params: Params) -> Result<AccessKey, ApiError> {
-    let id = params.required("AccessKeyId")?;
+    find_key(state, params.required("AccessKeyId")?)
+}
+
+/// The key with this id: a configured one, else one STS issued.
+fn find_key(state: &State, id: &str) -> Result<AccessKey, ApiError> {
     state
         .config
         .access_keys
@@ -512,7 +720,12 @@ fn verify_signature(
 }
 
 fn check_security_token(params: Params, key: &AccessKey) -> Result<(), ApiError> {
-    let sent = params.get("SecurityToken");
+    check_token(params.get("SecurityToken"), key)
+}
+
+/// The token sent (`SecurityToken`, V3: `x-acs-security-token`) against the
+/// kind of key.
+fn check_token(sent: Option<&str>, key: &AccessKey) -> Result<(), ApiError> {
     match (&key.security_token, sent) {
         (Some(_), None) | (Some(_), Some("")) => Err(ApiError::new(
             400,
@@ -547,8 +760,16 @@ fn check_key_expiry(state: &State, key: &AccessKey, now: DateTime<Utc>) -> Resul
 }
 
 fn consume_nonce(state: &mut State, params: Params, now: Instant) -> Result<(), ApiError> {
-    let id = params.required("AccessKeyId")?;
-    let nonce = params.required("SignatureNonce")?;
+    use_nonce(
+        state,
+        params.required("AccessKeyId")?,
+        params.required("SignatureNonce")?,
+        now,
+    )
+}
+
+/// Records the nonce of this key; `SignatureNonceUsed` when seen before.
+fn use_nonce(state: &mut State, id: &str, nonce: &str, now: Instant) -> Result<(), ApiError> {
     if !state.use_nonce(id, nonce, now) {
         return Err(ApiError::new(
             400,

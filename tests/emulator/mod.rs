@@ -3,6 +3,9 @@
 //! 2014-05-26): `CopyImage`, `DescribeImages` and `CancelCopyImage`, with
 //! the gateway's checks (common parameters, timestamp window, access keys,
 //! signature V1 verified by its own signer, security tokens, nonces).
+//! Requests signed with V3 (`Authorization: ACS3-HMAC-SHA256 …`, envelope in
+//! `x-acs-*` headers) are verified by its own V3 code (`signature_v3.rs`) and
+//! then served exactly as V1 requests are.
 //!
 //! Faults can be scripted per action (`Emulator::inject`): dropped
 //! connections, delays, 5xx and gateway pages, throttling, garbage bodies,
@@ -26,6 +29,7 @@ pub mod handlers;
 pub mod imds;
 mod server;
 pub mod signature;
+pub mod signature_v3;
 pub mod state;
 pub mod sts;
 
@@ -262,8 +266,28 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The `Action` parameter; for a V3 request, the `x-acs-action` header.
     pub fn action(&self) -> Option<&str> {
+        if self.signature_version() == Some("v3") {
+            return self.header("x-acs-action");
+        }
         self.param("Action")
+    }
+
+    /// How the request was signed: `Some("v3")` with an `Authorization`
+    /// header starting with `ACS3-`, else `Some("v1")` with a `Signature`
+    /// parameter, else `None` (e.g. the anonymous `AssumeRoleWithOIDC`).
+    pub fn signature_version(&self) -> Option<&'static str> {
+        if self
+            .header("authorization")
+            .is_some_and(signature_v3::is_v3_authorization)
+        {
+            Some("v3")
+        } else if self.param("Signature").is_some() {
+            Some("v1")
+        } else {
+            None
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
