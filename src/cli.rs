@@ -5,6 +5,7 @@
 use clap::{Parser, ValueEnum};
 
 pub use crate::progress::ColorChoice;
+pub use crate::sign::SignatureVersion;
 
 pub const REGION_ENV: &str = "ALIBABA_CLOUD_REGION_ID";
 pub const ENDPOINT_ENV: &str = "ALIBABA_CLOUD_ECS_ENDPOINT";
@@ -74,7 +75,11 @@ pub enum OutputFormat {
 #[command(name = "copy-image", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// The custom image to copy (m-...)
-    #[arg(long, value_name = "ID", required_unless_present_any = ["template", "properties"])]
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present_any = ["template", "properties", "completions", "man"]
+    )]
     pub image_id: Option<String>,
 
     /// The region to copy the image to (e.g. cn-shanghai); repeat it or separate regions with
@@ -83,7 +88,7 @@ pub struct Cli {
         long,
         value_name = "REGION",
         value_delimiter = ',',
-        required_unless_present_any = ["template", "properties"]
+        required_unless_present_any = ["template", "properties", "completions", "man"]
     )]
     pub destination_region: Vec<String>,
 
@@ -241,6 +246,11 @@ pub struct Cli {
     #[arg(long, requires = "wait", help_heading = "Waiting")]
     pub cancel_on_interrupt: bool,
 
+    /// Request signature for ECS calls: v1 (HMAC-SHA1, the default, as the aliyun CLI signs) or
+    /// v3 (ACS3-HMAC-SHA256, as the newest SDKs sign)
+    #[arg(long, value_enum, value_name = "VERSION", default_value_t = SignatureVersion::V1, help_heading = "Connection")]
+    pub signature_version: SignatureVersion,
+
     /// Output format
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text, help_heading = "Output")]
     pub output: OutputFormat,
@@ -252,6 +262,21 @@ pub struct Cli {
     /// Print nothing but the result and errors
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+
+    /// Print a completion script for SHELL on stdout, e.g. `copy-image --completions bash >
+    /// /etc/bash_completion.d/copy-image`
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SHELL",
+        exclusive = true,
+        help_heading = "Shell"
+    )]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) on stdout, e.g. `copy-image --man > copy-image.1`
+    #[arg(long, exclusive = true, help_heading = "Shell")]
+    pub man: bool,
 
     /// Colors on stderr (auto: on a terminal, unless NO_COLOR is set)
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, help_heading = "Output")]

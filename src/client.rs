@@ -12,6 +12,7 @@ use crate::response::{self, Redactor};
 use crate::retry::RetryPolicy;
 use crate::rpc::{Auth, RpcCall, RpcClient};
 use crate::sign::v1::Params;
+use crate::sign::SignatureVersion;
 use crate::wait::{parse_percent, ImageState};
 
 /// Every status a copy can be in. Without `Status`, DescribeImages lists only `Available`
@@ -27,6 +28,7 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
+    pub signature: SignatureVersion,
 }
 
 impl Default for ClientOptions {
@@ -36,6 +38,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            signature: SignatureVersion::V1,
         }
     }
 }
@@ -51,18 +54,16 @@ pub struct EcsClient {
     rpc: Arc<RpcClient>,
     credentials: Provider,
     endpoint_override: Option<Endpoint>,
+    signature: SignatureVersion,
 }
 
 impl EcsClient {
-    pub fn new(
-        rpc: Arc<RpcClient>,
-        credentials: Provider,
-        endpoint_override: Option<Endpoint>,
-    ) -> Self {
+    pub fn new(rpc: Arc<RpcClient>, credentials: Provider, options: &ClientOptions) -> Self {
         Self {
             rpc,
             credentials,
-            endpoint_override,
+            endpoint_override: options.endpoint_override.clone(),
+            signature: options.signature,
         }
     }
 
@@ -83,6 +84,7 @@ impl EcsClient {
         let call = RpcCall {
             action,
             version: API_VERSION,
+            signature: self.signature,
             endpoint: &endpoint,
             query: params,
             form: Params::new(),

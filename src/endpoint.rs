@@ -74,6 +74,13 @@ impl Endpoint {
     pub fn as_str(&self) -> &str {
         &self.base
     }
+
+    /// `host[:port]`, as the `Host` header carries it.
+    pub fn host(&self) -> &str {
+        self.base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, host)| host)
+    }
 }
 
 fn is_loopback(host: &url::Host<&str>) -> bool {
@@ -136,6 +143,17 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn host_as_sent() {
+        let e = Endpoint::parse_override("http://127.0.0.1:8080").unwrap();
+        assert_eq!(e.host(), "127.0.0.1:8080");
+        let r = RegionId::parse("cn-shanghai").unwrap();
+        assert_eq!(
+            Endpoint::for_region(&r).host(),
+            "ecs.cn-shanghai.aliyuncs.com"
+        );
     }
 
     #[test]

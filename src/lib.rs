@@ -26,6 +26,7 @@ pub mod retry;
 pub mod rpc;
 pub mod run;
 pub mod settings;
+pub mod shell;
 pub mod sign;
 pub mod template;
 pub mod wait;
@@ -61,6 +62,15 @@ pub fn main_with(
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    if cli.completions.is_some() || cli.man {
+        return match shell::generate(&cli, &mut std::io::stdout().lock()) {
+            Ok(()) => Exit::Success.into(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Internal.into()
+            }
+        };
+    }
     match run(&cli, env, &mut std::io::stdout().lock()) {
         Ok(()) => Exit::Success.into(),
         Err(e) => {
@@ -100,7 +110,7 @@ pub fn run(cli: &Cli, env: &Env, stdout: &mut dyn Write) -> Result<(), Error> {
     runtime.block_on(async {
         let rpc = Arc::new(RpcClient::new(&options, log)?);
         let credentials = Provider::fetch(candidates, rpc.clone()).await?;
-        let client = EcsClient::new(rpc, credentials, options.endpoint_override.clone());
+        let client = EcsClient::new(rpc, credentials, &options);
         Run {
             client: &client,
             log,

@@ -15,8 +15,8 @@ use crate::error::Error;
 use crate::log::Log;
 use crate::response::{self, Answer, Redactor, MAX_BODY_BYTES};
 use crate::retry::{self, Failure, RetryPolicy};
-use crate::sign::percent_encode;
-use crate::sign::v1::{self, Method, Params, SigningInput};
+use crate::sign::v1::{self, Params, SigningInput};
+use crate::sign::{self, SignatureVersion};
 
 const USER_AGENT: &str = concat!("copy-image/", env!("CARGO_PKG_VERSION"));
 /// Codes with which a service refuses a `Timestamp` too far from its own clock.
@@ -42,6 +42,8 @@ pub enum Auth<'a> {
 pub struct RpcCall<'a> {
     pub action: &'static str,
     pub version: &'static str,
+    /// How a signed call is signed.
+    pub signature: SignatureVersion,
     pub endpoint: &'a Endpoint,
     pub query: Params,
     pub form: Params,
@@ -92,9 +94,7 @@ impl RpcClient {
             Auth::Anonymous => None,
         };
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let mut all = call.query.clone();
-        all.extend(call.form.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let (query, redactor) = match &credentials {
+        let (signed, redactor) = match &credentials {
             Some(c) => {
                 let input = SigningInput {
                     access_key_id: &c.access_key_id,
@@ -103,29 +103,24 @@ impl RpcClient {
                     nonce: &nonce,
                     time: self.now(),
                 };
-                let all = v1::request_params(call.action, call.version, &all, &input);
-                let signature = v1::signature(
-                    input.access_key_secret,
-                    &v1::string_to_sign(Method::Post, &v1::canonicalized_query(&all)),
-                );
-                let query: Params = all
-                    .into_iter()
-                    .filter(|(k, _)| !call.form.contains_key(k))
-                    .collect();
+                let to_sign = sign::Call {
+                    action: call.action,
+                    api_version: call.version,
+                    host: call.endpoint.host(),
+                    query: &call.query,
+                    form: &call.form,
+                };
                 let secrets = [c.access_key_secret.expose()]
                     .into_iter()
                     .chain(c.security_token.as_ref().map(|t| t.expose()))
                     .chain(call.secrets.iter().copied());
                 (
-                    format!(
-                        "{}&Signature={}",
-                        v1::canonicalized_query(&query),
-                        percent_encode(&signature)
-                    ),
+                    sign::sign(call.signature, &to_sign, &input),
                     Redactor::of(secrets),
                 )
             }
             None => {
+                // Calls that carry their own proof (AssumeRoleWithOIDC) are not signed.
                 let mut query = call.query.clone();
                 for (k, v) in [
                     ("Action", call.action),
@@ -135,10 +130,12 @@ impl RpcClient {
                     query.insert(k.to_owned(), v.to_owned());
                 }
                 query.insert("Timestamp".to_owned(), v1::timestamp(self.now()));
-                (
-                    v1::canonicalized_query(&query),
-                    Redactor::of(call.secrets.iter().copied()),
-                )
+                let signed = sign::Signed {
+                    query: v1::canonicalized_query(&query),
+                    headers: Vec::new(),
+                    body: (!call.form.is_empty()).then(|| v1::canonicalized_query(&call.form)),
+                };
+                (signed, Redactor::of(call.secrets.iter().copied()))
             }
         };
         let (action, endpoint) = (call.action, call.endpoint);
@@ -156,9 +153,10 @@ impl RpcClient {
             )
         });
 
-        let body = (!call.form.is_empty()).then(|| v1::canonicalized_query(&call.form));
         let started = Instant::now();
-        let exchange = self.exchange(endpoint.url_with_query(&query), body).await;
+        let exchange = self
+            .exchange(endpoint.url_with_query(&signed.query), signed)
+            .await;
         let elapsed = started.elapsed();
         let status = exchange.as_ref().map_or(0, |a| a.status);
         let (result, retry_after, server_date) = match exchange {
@@ -213,13 +211,18 @@ impl RpcClient {
     async fn exchange(
         &self,
         url: String,
-        form: Option<String>,
+        signed: sign::Signed,
     ) -> Result<RawAnswer, reqwest::Error> {
         let mut request = self.http.post(url);
-        if let Some(form) = form {
-            request = request
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form);
+        let typed = signed.headers.iter().any(|(k, _)| k == "content-type");
+        for (name, value) in signed.headers {
+            request = request.header(name, value);
+        }
+        if let Some(form) = signed.body {
+            if !typed {
+                request = request.header("content-type", sign::FORM_CONTENT_TYPE);
+            }
+            request = request.body(form);
         }
         let mut answer = request.send().await?;
         let header = |name: &str| answer.headers().get(name)?.to_str().ok().map(str::to_owned);

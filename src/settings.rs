@@ -78,6 +78,7 @@ impl Settings {
                     max_attempts: cli.max_attempts,
                     ..RetryPolicy::default()
                 },
+                signature: cli.signature_version,
             },
             output: cli.output,
             log: Log::new(Level::from_flags(cli.quiet, cli.verbose)),

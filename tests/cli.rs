@@ -791,3 +791,16 @@ fn an_untrusted_certificate_is_refused() {
         "no request may cross an untrusted connection"
     );
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_binary() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = bare().args(["--completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        assert!(stdout(&out).contains("destination-region"), "{shell}");
+        assert_eq!(stderr(&out), "");
+    }
+    let out = bare().arg("--man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains(".TH copy-image 1"));
+}

@@ -18,6 +18,7 @@ use crate::response::string_field;
 use crate::retry::{self, Failure, RetryPolicy};
 use crate::rpc::{self, Auth, RpcCall, RpcClient};
 use crate::sign::v1::Params;
+use crate::sign::SignatureVersion;
 
 /// The metadata service answers on the instance itself: anything slower means it is not there.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(1);
@@ -106,6 +107,8 @@ impl<'a> Fetcher<'a> {
         let call = RpcCall {
             action: "AssumeRole",
             version: STS_VERSION,
+            // The official Credentials libraries sign STS calls with V1.
+            signature: SignatureVersion::V1,
             endpoint: sts,
             query: Params::new(),
             form,
@@ -132,6 +135,7 @@ impl<'a> Fetcher<'a> {
         let call = RpcCall {
             action: "AssumeRoleWithOIDC",
             version: STS_VERSION,
+            signature: SignatureVersion::V1,
             endpoint: sts,
             query: Params::new(),
             form,
