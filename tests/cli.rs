@@ -2,36 +2,16 @@
 //! environment, so a developer's own credentials, profile or endpoint can never leak in.
 
 mod emulator;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Output;
 
 use assert_cmd::Command;
 use emulator::Emulator;
+use support::{bare, stderr, stdout, with_keys};
 
 const DEST: &str = "cn-shanghai";
-
-/// The binary with an empty environment: no credentials, no endpoint, no region, no home,
-/// and the ECS metadata service disabled, so the credential chain never leaves this machine.
-fn bare() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    cmd.env_clear()
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
-    cmd
-}
-
-/// The binary pointed at `endpoint`, with the emulator's AccessKey in the environment.
-fn with_keys(endpoint: &str) -> Command {
-    let mut cmd = bare();
-    cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            emulator::ACCESS_KEY_SECRET,
-        )
-        .env("ALIBABA_CLOUD_ECS_ENDPOINT", endpoint);
-    cmd
-}
 
 /// A minimal copy of the emulator's source image to Shanghai.
 fn copy(emu: &Emulator) -> Command {
@@ -45,14 +25,6 @@ fn copy(emu: &Emulator) -> Command {
         DEST,
     ]);
     cmd
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
 }
 
 fn only_request(emu: &Emulator) -> emulator::RecordedRequest {

@@ -3,6 +3,7 @@
 //! service and a fake credentials URI, each of which checks what it receives.
 
 mod emulator;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -10,6 +11,11 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use emulator::{Config, CredentialsUri, Emulator, Fault, Imds, ImdsConfig};
+use support::{stderr, stdout};
+
+fn copy_requests(emu: &Emulator) -> Vec<emulator::RecordedRequest> {
+    support::requests_for(emu, "CopyImage")
+}
 
 const DEST: &str = "cn-shanghai";
 
@@ -46,12 +52,10 @@ impl Drop for Home {
 /// and STS endpoints, and the metadata service disabled (tests that want it point it at a
 /// fake).
 fn copy(emu: &Emulator, home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    cmd.env_clear()
-        .env("HOME", home)
+    let mut cmd = support::bare();
+    cmd.env("HOME", home)
         .env("ALIBABA_CLOUD_ECS_ENDPOINT", emu.endpoint())
         .env("ALIBABA_CLOUD_STS_ENDPOINT", emu.endpoint())
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .args([
             "--image-id",
             emulator::SOURCE_IMAGE_ID,
@@ -59,21 +63,6 @@ fn copy(emu: &Emulator, home: &Path) -> Command {
             DEST,
         ]);
     cmd
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn copy_requests(emu: &Emulator) -> Vec<emulator::RecordedRequest> {
-    emu.requests()
-        .into_iter()
-        .filter(|r| r.action() == Some("CopyImage"))
-        .collect()
 }
 
 /// The copy succeeded and was signed by `key_id` (with `token`, if any).

@@ -1,6 +1,7 @@
 //! Many regions, safe re-runs and the ROS template as input, against the emulator.
 
 mod emulator;
+mod support;
 
 use std::collections::HashSet;
 use std::process::Output;
@@ -8,6 +9,16 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use emulator::{Config, Emulator};
+use support::{stderr, stdout};
+
+/// The binary with the emulator's keys and endpoint, and nothing else.
+fn bare(emu: &Emulator) -> Command {
+    support::with_keys(&emu.endpoint())
+}
+
+fn copy_requests(emu: &Emulator) -> Vec<emulator::RecordedRequest> {
+    support::requests_for(emu, "CopyImage")
+}
 
 const REGIONS: [&str; 3] = ["cn-shanghai", "cn-beijing", "ap-southeast-1"];
 
@@ -19,20 +30,6 @@ fn quick() -> Emulator {
     })
 }
 
-/// The binary with the emulator's keys and endpoint, and nothing else.
-fn bare(emu: &Emulator) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    cmd.env_clear()
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            emulator::ACCESS_KEY_SECRET,
-        )
-        .env("ALIBABA_CLOUD_ECS_ENDPOINT", emu.endpoint());
-    cmd
-}
-
 /// A copy of the source image to `regions`.
 fn copy_to(emu: &Emulator, regions: &str) -> Command {
     let mut cmd = bare(emu);
@@ -40,21 +37,6 @@ fn copy_to(emu: &Emulator, regions: &str) -> Command {
         .args(["--image-id", emulator::SOURCE_IMAGE_ID])
         .args(["--destination-region", regions]);
     cmd
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn copy_requests(emu: &Emulator) -> Vec<emulator::RecordedRequest> {
-    emu.requests()
-        .into_iter()
-        .filter(|r| r.action() == Some("CopyImage"))
-        .collect()
 }
 
 /// `REGION<TAB>IMAGE-ID` lines, checked against the emulator.

@@ -4,6 +4,7 @@
 //! ever printed, even at `-vv`.
 
 mod emulator;
+mod support;
 
 use std::collections::HashSet;
 use std::process::Output;
@@ -11,37 +12,18 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use emulator::{Config, Emulator, Fault};
-
-const DEST: &str = "cn-shanghai";
+use support::{stderr, stdout};
 
 /// A copy of `image` to Shanghai through the emulator, with its plain AccessKey.
 fn copy_of(emu: &Emulator, image: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    cmd.env_clear()
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            emulator::ACCESS_KEY_SECRET,
-        )
-        .env("ALIBABA_CLOUD_ECS_ENDPOINT", emu.endpoint())
-        .args(["--source-region", emulator::SOURCE_REGION])
-        .args(["--image-id", image])
-        .args(["--destination-region", DEST]);
-    cmd
+    support::copy_of(emu, image, DEST)
 }
 
 fn copy(emu: &Emulator) -> Command {
     copy_of(emu, emulator::SOURCE_IMAGE_ID)
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+const DEST: &str = "cn-shanghai";
 
 fn copy_attempts(emu: &Emulator) -> Vec<emulator::RecordedRequest> {
     emu.requests()

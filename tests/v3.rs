@@ -2,40 +2,23 @@
 //! emulator verifies every request with its own V3 implementation.
 
 mod emulator;
+mod support;
 
 use std::collections::HashSet;
-use std::process::Output;
 use std::time::Duration;
 
 use assert_cmd::Command;
 use emulator::{Config, Emulator, Fault};
+use support::{stderr, stdout};
 
-const DEST: &str = "cn-shanghai";
-
+/// A copy to Shanghai, signed with V3.
 fn copy(emu: &Emulator) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    cmd.env_clear()
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            emulator::ACCESS_KEY_SECRET,
-        )
-        .env("ALIBABA_CLOUD_ECS_ENDPOINT", emu.endpoint())
-        .args(["--signature-version", "v3"])
-        .args(["--source-region", emulator::SOURCE_REGION])
-        .args(["--image-id", emulator::SOURCE_IMAGE_ID])
-        .args(["--destination-region", DEST]);
+    let mut cmd = support::copy_of(emu, emulator::SOURCE_IMAGE_ID, DEST);
+    cmd.args(["--signature-version", "v3"]);
     cmd
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+const DEST: &str = "cn-shanghai";
 
 /// Every request was V3, and none was refused for its signature.
 fn all_v3(emu: &Emulator) -> Vec<emulator::RecordedRequest> {
@@ -224,16 +207,7 @@ fn a_wrong_secret_exits_4_and_the_echoed_string_to_sign_hides_the_token() {
 #[test]
 fn v1_stays_the_default() {
     let emu = Emulator::start();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    let out = cmd
-        .env_clear()
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            emulator::ACCESS_KEY_SECRET,
-        )
-        .env("ALIBABA_CLOUD_ECS_ENDPOINT", emu.endpoint())
+    let out = support::with_keys(&emu.endpoint())
         .args([
             "--source-region",
             emulator::SOURCE_REGION,

@@ -2,12 +2,14 @@
 //! destination region until the copy ends, the time is up, or the user interrupts.
 
 mod emulator;
+mod support;
 
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use emulator::{Config, Emulator, Fault};
+use support::{stderr, stdout};
 
 const DEST: &str = "cn-shanghai";
 
@@ -48,21 +50,14 @@ fn args(emu: &Emulator) -> Vec<String> {
 }
 
 fn command(emu: &Emulator) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copy-image"));
-    cmd.env_clear()
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            emulator::ACCESS_KEY_SECRET,
-        )
-        .args(args(emu));
+    let mut cmd = support::with_keys(&emu.endpoint());
+    cmd.args(args(emu));
     cmd
 }
 
 /// The same, as a child process to signal.
 fn spawn(emu: &Emulator, extra: &[&str]) -> Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_copy-image"))
+    std::process::Command::new(support::BINARY)
         .env_clear()
         .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID)
@@ -76,14 +71,6 @@ fn spawn(emu: &Emulator, extra: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn polls(emu: &Emulator) -> Vec<emulator::RecordedRequest> {
@@ -350,8 +337,7 @@ fn ctrl_c_with_cancel_on_interrupt_cancels_the_copy() {
 #[test]
 fn wait_options_need_wait() {
     let emu = quick();
-    let out = Command::new(env!("CARGO_BIN_EXE_copy-image"))
-        .env_clear()
+    let out = support::bare()
         .args([
             "--image-id",
             "m-1",
