@@ -432,6 +432,9 @@ impl ClientToken {
     }
 }
 
+/// The longest duration any flag takes: longer ones are typos, and would overflow clocks.
+const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 /// A positive duration in human form: `500ms`, `5s`, `90m`, `2h`, `1h 30m`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, Rule> {
     let d = humantime::parse_duration(s.trim()).map_err(|e| {
@@ -441,6 +444,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, Rule> {
     })?;
     if d.is_zero() {
         return Err(rule("must be greater than zero"));
+    }
+    if d > MAX_DURATION {
+        return Err(rule("must be at most 365 days"));
     }
     Ok(d)
 }
@@ -680,6 +686,12 @@ mod tests {
         assert!(refused(parse_duration("5")).contains("such as 500ms"));
         assert!(refused(parse_duration("soon")).contains("such as 500ms"));
         assert!(refused(parse_duration("-5s")).contains("such as 500ms"));
+        assert_eq!(
+            parse_duration("365days").unwrap(),
+            Duration::from_secs(365 * 86400)
+        );
+        assert!(refused(parse_duration("366days")).contains("at most 365 days"));
+        assert!(refused(parse_duration("99999999999years")).contains("at most 365 days"));
     }
 
     #[test]
