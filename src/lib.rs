@@ -1,12 +1,13 @@
 //! copy-image: copy an Alibaba Cloud ECS custom image to another region.
 //!
 //! ```text
-//! argv ─ clap ─▶ Cli ─ Settings::try_from ─▶ validated request + client options (exit 2, nothing sent)
-//! environment ─ credentials::Chain ─▶ Credentials                              (exit 3)
-//! EcsClient: request.to_params() + ClientToken
-//!   └ retry::run: each attempt signed afresh (sign::v1) ─ HTTP ─ response::interpret
-//!                 ─▶ ImageId | error (4 rejected, 5 unreachable/failing)
-//! output: the ImageId alone on stdout; messages on stderr (log: -q, -v, -vv)
+//! argv ─ clap ─▶ Cli (+ --template/--properties) ─ Settings::new ─▶ CopyPlan: one validated
+//!        CopyImageRequest per destination, client options, wait settings  (exit 2, nothing sent)
+//! environment + files ─ credentials::find ─▶ candidates ─ Provider::fetch ─▶ Credentials (exit 3)
+//! run::Run: the copies start concurrently; each attempt of each call goes through
+//!   retry::run ─ sign::sign (V1 or V3) ─ HTTP ─ response::interpret ─▶ value | error (4, 5)
+//!   each ImageId printed as its copy starts; with --wait, wait::wait follows each (6, 7, 130)
+//! output: results alone on stdout; progress, messages and errors on stderr
 //! ```
 
 pub mod cli;
