@@ -1,4 +1,4 @@
-//! The one error type of a run. Its variants are the user's categories; [`Error::exit_code`]
+//! The one error type of a run. Its variants are the user's categories; [`Error::exit`]
 //! is the one place they map to exit codes.
 
 use std::fmt;

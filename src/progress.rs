@@ -83,7 +83,7 @@ pub struct LineState {
 
 impl LineState {
     /// A new line when the state changes, or the percent does and the last line is
-    /// [`LINE_INTERVAL`] old.
+    /// 30 s old (`LINE_INTERVAL`).
     pub fn should_print(&self, state: &str, percent: u8, now: Instant) -> bool {
         match self.at {
             None => true,
