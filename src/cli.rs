@@ -1,4 +1,4 @@
-//! The command line as typed. Values stay strings here; `CopyImageRequest::try_from` turns
+//! The command line as typed. Values stay strings here; `Settings::new` (with `CopyPlan::new`) turns
 //! them into validated types, so every rule lives in one place and reports the flag, the value
 //! and the rule in the same words.
 
@@ -59,7 +59,7 @@ pub enum IfExists {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// The new ImageId alone
+    /// The new ImageId alone (one REGION, tab, IMAGE-ID line per copy for several destinations)
     Text,
     /// One JSON object with ImageId, RequestId, SourceRegionId and DestinationRegionId (an
     /// array of them for several destinations)
@@ -68,8 +68,8 @@ pub enum OutputFormat {
 
 /// Copy an Alibaba Cloud ECS custom image to another region and print the new ImageId.
 ///
-/// The request is validated before anything is sent, signed with the AccessKey from the
-/// environment, and sent to the ECS endpoint of the source region. Only the new ImageId goes to
+/// The request is validated before anything is sent, signed with credentials found where the
+/// official Alibaba Cloud tools keep them, and sent to the ECS endpoint of the source region. Only the new ImageId goes to
 /// stdout, so `IMAGE=$(copy-image ...)` works; messages go to stderr.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "copy-image", version, after_help = AFTER_HELP, max_term_width = 100)]

@@ -31,18 +31,6 @@ pub struct ClientOptions {
     pub signature: SignatureVersion,
 }
 
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            endpoint_override: None,
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default(),
-            signature: SignatureVersion::V1,
-        }
-    }
-}
-
 /// The answer to CopyImage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyImageResponse {

@@ -47,7 +47,7 @@ impl Log {
     }
 
     /// A message for people (e.g. "the copy is Available"), shown unless `-q`.
-    pub fn warn_free(&self, message: impl Display) {
+    pub fn say(&self, message: impl Display) {
         if self.level >= Level::Normal {
             eprintln!("{message}");
         }

@@ -169,7 +169,7 @@ fn exhausted(action: &str, history: Vec<String>, last: Error) -> Error {
 }
 
 /// `1.25 s`: durations in log lines.
-pub fn seconds(d: Duration) -> String {
+fn seconds(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 

@@ -99,7 +99,7 @@ impl Run<'_> {
                 .iter()
                 .map(|&i| plan.copies[i].request().destination_region_id.to_string())
                 .collect();
-            self.log.warn_free(format!(
+            self.log.say(format!(
                 "dry run: the service accepted CopyImage of {} to {} (DryRunOperation); nothing was copied",
                 plan.copies[0].request().image_id,
                 regions.join(", ")
@@ -199,7 +199,7 @@ impl Run<'_> {
                 .into_iter()
                 .next()
             {
-                self.log.warn_free(format!(
+                self.log.say(format!(
                     "{region}: reusing {} named '{name}' ({}) instead of copying",
                     existing.image_id, existing.status
                 ));
@@ -296,7 +296,7 @@ impl Run<'_> {
         };
         let result = match outcome {
             Outcome::Done => {
-                self.log.warn_free(format!(
+                self.log.say(format!(
                     "the copy {image_id} in {region} is Available ({})",
                     progress::human(seen.elapsed)
                 ));

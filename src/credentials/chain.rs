@@ -327,6 +327,28 @@ pub(super) fn metadata_base(lookup: Lookup) -> Result<String, CredentialsError> 
     }
 }
 
+/// The instance RAM role named by a profile or a credentials-file section (`what` is its mode
+/// or type): it needs the metadata service, so turning that off makes such a source broken.
+pub(super) fn instance_role(
+    lookup: Lookup,
+    role_name: Option<&str>,
+    source: &str,
+    what: &str,
+) -> Result<Plan, CredentialsError> {
+    if lookup.is_true(ECS_METADATA_DISABLED) {
+        return Err(CredentialsError::broken(
+            source,
+            format!("{what} needs the ECS metadata service, which {ECS_METADATA_DISABLED}=true disables"),
+        ));
+    }
+    Ok(Plan::Metadata {
+        base_url: metadata_base(lookup)?,
+        role_name: role_name.map(str::to_owned),
+        imdsv1_disabled: lookup.is_true(IMDSV1_DISABLED),
+        probe: false,
+    })
+}
+
 /// A URL that may carry credentials: `https://`, or `http://` on loopback.
 pub(super) fn checked_url(url: &str, from: &str) -> Result<String, CredentialsError> {
     let parsed = reqwest::Url::parse(url.trim())

@@ -10,7 +10,7 @@
 
 use ini::Ini;
 
-use super::chain::{metadata_base, shown, sts_endpoint, Found, Lookup, Plan, RoleSession};
+use super::chain::{instance_role, shown, sts_endpoint, Found, Lookup, Plan, RoleSession};
 use super::names::*;
 use super::{Credentials, CredentialsError};
 
@@ -82,19 +82,7 @@ pub(super) fn from_credentials_file(
             token_file: need("oidc_token_file_path")?.into(),
             sts: sts_endpoint(lookup, get("sts_endpoint"), get("sts_region"))?,
         },
-        "ecs_ram_role" => {
-            if lookup.is_true(ECS_METADATA_DISABLED) {
-                return Err(broken(format!(
-                    "ecs_ram_role needs the ECS metadata service, which {ECS_METADATA_DISABLED}=true disables"
-                )));
-            }
-            Plan::Metadata {
-                base_url: metadata_base(lookup)?,
-                role_name: get("role_name").map(str::to_owned),
-                imdsv1_disabled: lookup.is_true(IMDSV1_DISABLED),
-                probe: false,
-            }
-        }
+        "ecs_ram_role" => instance_role(lookup, get("role_name"), &source, "ecs_ram_role")?,
         other => {
             return Err(broken(format!(
                 "type '{other}' is not supported (supported: access_key, sts, ram_role_arn, oidc_role_arn, ecs_ram_role)"

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::chain::{metadata_base, shown, sts_endpoint, Found, Lookup, Plan, RoleSession};
+use super::chain::{instance_role, shown, sts_endpoint, Found, Lookup, Plan, RoleSession};
 use super::names::*;
 use super::{ini_file, Credentials, CredentialsError};
 
@@ -233,19 +233,12 @@ fn profile_plan(
                 sts: sts()?,
             }
         }
-        "ecsramrole" => {
-            if lookup.is_true(ECS_METADATA_DISABLED) {
-                return Err(broken(format!(
-                    "EcsRamRole needs the ECS metadata service, which {ECS_METADATA_DISABLED}=true disables"
-                )));
-            }
-            Plan::Metadata {
-                base_url: metadata_base(lookup)?,
-                role_name: nonblank(&profile.ram_role_name).map(str::to_owned),
-                imdsv1_disabled: lookup.is_true(IMDSV1_DISABLED),
-                probe: false,
-            }
-        }
+        "ecsramrole" => instance_role(
+            lookup,
+            nonblank(&profile.ram_role_name),
+            &source,
+            "EcsRamRole",
+        )?,
         "oidc" => Plan::Oidc {
             role: role()?,
             provider_arn: need("oidc_provider_arn", &profile.oidc_provider_arn)?,
